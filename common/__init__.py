@@ -1,0 +1,1 @@
+"""Shared layer of the reproduction monorepo: config, IO, seeding, claims, plots, reports."""

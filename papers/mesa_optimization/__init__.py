@@ -1,0 +1,1 @@
+"""Zheng et al. 2024, mesa-optimization in autoregressively trained linear transformers."""

@@ -1,0 +1,71 @@
+"""Typed config schema: a wrong key or a wrongly typed value is a one-line error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataConfig:
+    d: int = 5
+    T: int = 50
+    m_train: int = 2000
+    m_test: int = 2000
+    x1: str = MISSING  # gaussian | sparse | ones
+    x1_scale: float = 1.0  # sigma (Gaussian) or c (sparse, all-ones)
+
+
+@dataclass
+class TrainConfig:
+    lr: float = MISSING  # the authors' step size at T = 100
+    epochs: int = MISSING  # the authors' number of full-batch steps
+    lr_multiplier: float = 1.0  # scale-dependent (T_paper / T keeps the dynamics per step)
+    epochs_multiplier: float = 1.0
+    test_every: int = 5  # epochs between passes over the test set (ratio, test MSE)
+    checkpoint_every: int = 100
+    dtype: str = "float64"  # float32 halves the memory traffic of an epoch
+
+
+@dataclass
+class InitConfig:
+    kind: str = "diagonal"  # diagonal | gaussian
+    a0: float = 0.1
+    b0: float = 0.1
+    std: float = 1.0  # entry std of the Gaussian init
+
+
+@dataclass
+class SweepConfig:
+    """Shape of the Snakemake DAG (not hashed): which runs a scale makes."""
+
+    experiments: list[str] = field(default_factory=list)
+    inits: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    gaussian_init_experiments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunConfig:
+    """Where and how to run (not hashed)."""
+
+    out_dir: str = "results/manual/mesa_optimization"
+    threads: int = 1
+
+
+@dataclass
+class Config:
+    scale_name: str = MISSING
+    exp_name: str = MISSING
+    init_name: str = MISSING
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+ConfigStore.instance().store(name="mesa_optimization_schema", node=Config)

@@ -1,0 +1,73 @@
+"""The reduced two-parameter problem: W_KQ block = a I, W_PV block = b I, prediction ab * GD step.
+
+With s = ab, the loss is 1/2 (s^2 D - 2 s N + K) where, summed over positions
+t = 2..T-1 with yhat0_t the one-step-GD prediction at step 1/rho_t,
+N = E sum_t Re<yhat0_t, x_{t+1}> and D = E sum_t |yhat0_t|^2. Averaging over the
+random phases leaves moments of x_1 and a harmonic sum over positions:
+N = (T-2) sum_j E x_j^4,  D = (T-2) sum_j E x_j^6 + H_{T-2} sum_{j != k} E x_j^2 x_k^4.
+Each diagonal entry sees 1/d of the gradient, so gradient flow on (a, b) is
+da/dtau = -b (sD - N)/d, db/dtau = -a (sD - N)/d, which conserves a^2 - b^2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+
+def x1_moments(kind: str, scale: float, d: int) -> tuple[float, float, float, float]:
+    """(sum_j E x_j^2, sum_j E x_j^4, sum_j E x_j^6, sum_{j!=k} E x_j^2 x_k^4) for a family of x_1."""
+    if kind == "gaussian":
+        s2 = scale**2
+        return d * s2, 3 * d * s2**2, 15 * d * s2**3, 3 * d * (d - 1) * s2**3
+    if kind == "sparse":  # exactly one non-zero coordinate: no cross terms
+        return scale**2, scale**4, scale**6, 0.0
+    if kind == "ones":
+        return d * scale**2, d * scale**4, d * scale**6, d * (d - 1) * scale**6
+    raise ValueError(f"unknown x1 kind {kind!r}")
+
+
+def analytic_moments(kind: str, scale: float, d: int, T: int) -> dict[str, float]:
+    """Population N, D, K (= E sum_t |x_{t+1}|^2) of the reduced problem at finite T."""
+    m2, m4, m6, cross = x1_moments(kind, scale, d)
+    positions = T - 2
+    harmonic = float(np.sum(1.0 / np.arange(1, positions + 1)))
+    return {"N": positions * m4, "D": positions * m6 + harmonic * cross, "K": positions * m2}
+
+
+def limit_infinite_T(kind: str, scale: float) -> float:
+    """The paper's T -> infinity limit of ab: 1/(5 sigma^2) (Gaussian) or 1/c^2 (sparse)."""
+    if kind == "gaussian":
+        return 1.0 / (5.0 * scale**2)
+    if kind == "sparse":
+        return 1.0 / scale**2
+    raise ValueError(f"no closed-form limit for x1 kind {kind!r}")
+
+
+def optimum(moments: dict[str, float]) -> float:
+    """Minimizer s* = N / D of the reduced loss."""
+    return moments["N"] / moments["D"]
+
+
+def relative_loss_at_optimum(moments: dict[str, float]) -> float:
+    """Loss at s* relative to the zero predictor: 1 - N^2 / (D K)."""
+    return 1.0 - moments["N"] ** 2 / (moments["D"] * moments["K"])
+
+
+def reduced_flow(
+    a0: float, b0: float, moments: dict[str, float], d: int, taus: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Integrate the reduced gradient flow; return a, b, ab and a^2 - b^2 at times ``taus``."""
+    n, dd = moments["N"], moments["D"]
+
+    def rhs(_, y):
+        g = (y[0] * y[1] * dd - n) / d
+        return [-y[1] * g, -y[0] * g]
+
+    sol = solve_ivp(
+        rhs, (0.0, float(taus[-1])), [a0, b0], t_eval=taus, method="DOP853", rtol=1e-10, atol=1e-12
+    )
+    if not sol.success:
+        raise RuntimeError(f"reduced flow failed: {sol.message}")
+    a, b = sol.y
+    return {"a": a, "b": b, "ab": a * b, "a2_minus_b2": a**2 - b**2}
