@@ -39,7 +39,9 @@ class Checkpointer:
     def save(self, step: int, state: dict[str, np.ndarray], extra: Any = None) -> None:
         """Write a checkpoint now (atomically)."""
         arrays = {k: np.asarray(v) for k, v in state.items()}
-        save_npz(self.path, **arrays, **{_STEP: np.array(step), _EXTRA: np.array(json.dumps(extra))})
+        save_npz(
+            self.path, **arrays, **{_STEP: np.array(step), _EXTRA: np.array(json.dumps(extra))}
+        )
 
     def maybe_save(self, step: int, state: dict[str, np.ndarray], extra: Any = None) -> bool:
         """Save if ``step`` is a multiple of the interval; return whether it saved."""

@@ -69,7 +69,7 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_hash(paper: str, overrides: tuple[str, ...]) -> str:
     """Config hash for a Snakemake ``params:`` value (cached: the DAG asks many times)."""
     return config_hash(compose_config(paper, overrides))

@@ -7,14 +7,16 @@ import sys
 
 
 def set_threads(n: int) -> None:
-    """Limit BLAS/OpenMP, XLA (before JAX's first computation) and PyTorch to ``n`` threads."""
+    """Limit BLAS/OpenMP and PyTorch to ``n`` threads, and XLA's CPU backend to one if n == 1.
+
+    Call before JAX's first computation (XLA reads its flags when the backend starts).
+    """
     if n < 1:
         raise ValueError(f"run.threads must be >= 1, got {n}")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n)
     flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        extra = "--xla_cpu_multi_thread_eigen=false" if n == 1 else ""
-        os.environ["XLA_FLAGS"] = f"{flags} {extra} intra_op_parallelism_threads={n}".strip()
+    if n == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)

@@ -19,4 +19,3 @@ def _single_thread(monkeypatch):
     """Tests share two cores with each other and CI: keep numerical libraries on one thread."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.chdir(ROOT)
-

@@ -31,7 +31,7 @@ SUMMARIES = {
     "gd_rel_err_max.sparse": ("gd_rel_err", max, ("sparse",)),
     "gd_rel_err_max.gaussian": ("gd_rel_err", max, ("gauss",)),
     "test_rel_mse_max.sparse": ("test_rel_mse", max, ("sparse",)),
-    "ratio_max_abs_dev_from_0p2.gaussian": ("ratio", lambda v: max(abs(x - 0.2) for x in v), ("gauss",)),
+    "ratio_max_abs_dev_from_0p2.gaussian": ("ratio", lambda v: max(abs(np.subtract(v, 0.2))), ("gauss",)),
     "ratio_rel_dev_from_ab_var_max.gaussian": ("ratio_rel_dev_from_ab_var", max, ("gauss",)),
     "test_rel_mse_min.gaussian": ("test_rel_mse", min, ("gauss",)),
     "a2b2_drift_max.diagonal": ("a2b2_drift", max, ("gauss", "sparse")),
@@ -59,15 +59,15 @@ def aggregate(paths: list[Path]) -> dict[str, list[float]]:
     for seed in sorted(runs):
         for (exp, init), metrics in sorted(runs[seed].items()):
             for name, value in metrics.items():
-                out[f"{exp}.{init}.{name}"].append(value)
+                out[f"{exp}.{init}.{name}"].append(np.nan if value is None else value)
         for key, (name, reduce, families) in SUMMARIES.items():
             values = [
-                m[name]
+                np.nan if m[name] is None else m[name]
                 for (exp, init), m in runs[seed].items()
                 if init in DIAGONAL_INITS and exp.split("_")[0] in families and name in m
             ]
-            if values:
-                out[key].append(float(reduce(values)))
+            if values:  # a diverged run (NaN) makes the summary NaN, hence MISSING in the claims
+                out[key].append(float(reduce(values)) if np.all(np.isfinite(values)) else np.nan)
     return dict(out)
 
 
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     seeds = sorted({parse_run(p)[2] for p in args.metrics})
     meta = {**provenance.collect(), "runs": len(args.metrics), "seeds": seeds}
     write_metrics(args.out, {k: v for k, v in metrics.items() if np.all(np.isfinite(v))}, meta)
+    dropped = sorted(k for k, v in metrics.items() if not np.all(np.isfinite(v)))
+    if dropped:
+        print(f"warning: non-finite metrics left out (diverged runs?): {dropped}")
 
 
 if __name__ == "__main__":

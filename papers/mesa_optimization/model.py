@@ -94,7 +94,7 @@ def loss(params: Params, batch: Batch) -> jax.Array:
     return 0.5 * jnp.sum((pr - batch["yr"]) ** 2 + (pi - batch["yi"]) ** 2) / m
 
 
-def gd_one_step_prediction(batch: Batch, eta) -> tuple[np.ndarray, np.ndarray]:
+def gd_one_step_prediction(batch: Batch, eta) -> tuple[jax.Array, jax.Array]:
     """Prediction after one GD step from W=0 on sum_{i<t} ||x_{i+1} - W x_i||^2, step eta/rho_t.
 
     W_1 x_t = (eta / rho_t) sum_{i=2}^{t} x_i x_{i-1}^H x_t, read off the top-right block of C_t.
@@ -106,4 +106,4 @@ def gd_one_step_prediction(batch: Batch, eta) -> tuple[np.ndarray, np.ndarray]:
     sr = jnp.einsum("nij,nj->ni", br, xr) - jnp.einsum("nij,nj->ni", bi, xi)
     si = jnp.einsum("nij,nj->ni", br, xi) + jnp.einsum("nij,nj->ni", bi, xr)
     scale = jnp.reshape(jnp.asarray(eta), (1, -1)) * batch["inv_rho"][:, None]
-    return np.asarray(sr * scale), np.asarray(si * scale)
+    return sr * scale, si * scale

@@ -24,6 +24,7 @@ class TrainConfig:
     epochs: int = MISSING  # the authors' number of full-batch steps
     lr_multiplier: float = 1.0  # scale-dependent (T_paper / T keeps the dynamics per step)
     epochs_multiplier: float = 1.0
+    max_step_curvature: float = 0.0  # > 0: cap lr x lambda_max at this (see train.py); 0: off
     test_every: int = 5  # epochs between passes over the test set (ratio, test MSE)
     checkpoint_every: int = 100
     dtype: str = "float64"  # float32 halves the memory traffic of an epoch

@@ -71,3 +71,18 @@ def reduced_flow(
         raise RuntimeError(f"reduced flow failed: {sol.message}")
     a, b = sol.y
     return {"a": a, "b": b, "ab": a * b, "a2_minus_b2": a**2 - b**2}
+
+
+def max_curvature(
+    a0: float, b0: float, moments: dict[str, float], d: int, taus: np.ndarray
+) -> float:
+    """Largest Hessian eigenvalue of the reduced loss (per diagonal entry) along the flow.
+
+    Gradient descent tracks the flow only while step size x this number is well below 2.
+    """
+    n, dd = moments["N"], moments["D"]
+    flow = reduced_flow(a0, b0, moments, d, taus)
+    a, b = flow["a"], flow["b"]
+    diag_sum, diag_diff = (a**2 + b**2) * dd, (b**2 - a**2) * dd
+    off = 2 * a * b * dd - n
+    return float(np.max(0.5 * diag_sum + np.sqrt(0.25 * diag_diff**2 + off**2)) / d)

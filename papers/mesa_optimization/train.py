@@ -27,9 +27,25 @@ DTYPES = ("float32", "float64")
 
 
 def effective_schedule(cfg: DictConfig) -> tuple[float, int]:
-    """(step size, epochs) after the scale's multipliers."""
+    """(step size, epochs) after the scale's multipliers and the optional stability cap.
+
+    With ``train.max_step_curvature`` = c > 0 and a diagonal init, the step is capped at
+    c / lambda_max (the reduced problem's largest curvature along the flow) and the
+    epochs grow so that the run covers the same flow time lr x epochs.
+    """
+    from papers.mesa_optimization import theory
+
     lr = cfg.train.lr * cfg.train.lr_multiplier
     epochs = max(1, round(cfg.train.epochs * cfg.train.epochs_multiplier))
+    cap = cfg.train.max_step_curvature
+    if cap > 0 and cfg.init.kind == "diagonal":
+        dc = cfg.data
+        moments = theory.analytic_moments(dc.x1, dc.x1_scale, dc.d, dc.T)
+        taus = lr * np.arange(epochs + 1)
+        lam = theory.max_curvature(cfg.init.a0, cfg.init.b0, moments, dc.d, taus)
+        if lr * lam > cap:
+            epochs = int(np.ceil(epochs * lr * lam / cap))
+            lr = cap / lam
     return lr, epochs
 
 
@@ -106,7 +122,8 @@ def main(cfg: DictConfig) -> None:
     save_npz(out / "params.npz", **weights)
     write_csv(out / "log.csv", log)
     write_json(
-        out / "train.json", {"config_hash": config_hash(cfg), "wall_time_s": time.perf_counter() - t0}
+        out / "train.json",
+        {"config_hash": config_hash(cfg), "wall_time_s": time.perf_counter() - t0},
     )
     Checkpointer(out / "checkpoint.npz", 1).remove()
 

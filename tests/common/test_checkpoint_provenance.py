@@ -23,7 +23,15 @@ def test_checkpoint_resume_round_trip(tmp_path):
 
 def test_provenance_fields():
     record = provenance.collect(config_hash="abc", seed=3, wall_time_s=1.0)
-    for key in ("git_commit", "git_dirty", "python", "platform", "machine", "packages", "timestamp"):
+    for key in (
+        "git_commit",
+        "git_dirty",
+        "python",
+        "platform",
+        "machine",
+        "packages",
+        "timestamp",
+    ):
         assert key in record
     assert record["config_hash"] == "abc" and record["seed"] == 3
     assert "numpy" in record["packages"]
