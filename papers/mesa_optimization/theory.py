@@ -16,7 +16,10 @@ from scipy.integrate import solve_ivp
 
 
 def x1_moments(kind: str, scale: float, d: int) -> tuple[float, float, float, float]:
-    """(sum_j E x_j^2, sum_j E x_j^4, sum_j E x_j^6, sum_{j!=k} E x_j^2 x_k^4) for a family of x_1."""
+    """Moments of a family of x_1.
+
+    Returns (sum_j E x_j^2, sum_j E x_j^4, sum_j E x_j^6, sum_{j!=k} E x_j^2 x_k^4).
+    """
     if kind == "gaussian":
         s2 = scale**2
         return d * s2, 3 * d * s2**2, 15 * d * s2**3, 3 * d * (d - 1) * s2**3

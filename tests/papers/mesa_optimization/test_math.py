@@ -37,7 +37,7 @@ def test_prediction_matches_direct_complex_formula():
 
 
 def test_real_pair_gradient_matches_finite_differences():
-    """GD on (Re, Im) pairs: the gradient is d loss / d Re + i d loss / d Im, checked numerically."""
+    """GD on (Re, Im) pairs: the gradient is (d loss / d Re, d loss / d Im), checked numerically."""
     rng = np.random.default_rng(1)
     x = sample_sequences(2, "train", 4, 8, 2, "gaussian", 1.0)
     batch = prepare(x)
