@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from common.cli import one_line_errors
-from common.io import read_metrics, write_csv
+from common.io import read_metrics, read_yaml, write_csv
 
 SCALES = ("smoke", "cpu", "paper")
 STATUSES = ("PASS", "FAIL", "SMOKE", "MISSING", "SKIP")
@@ -111,12 +110,7 @@ def _entry(entry: Any, index: int, path: Path) -> dict[str, Any]:
 def load_claims(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read and strictly validate a ``claims.yaml``; any problem is a one-line ``ValueError``."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"missing file: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"malformed YAML in {path}: {' '.join(str(err).split())}") from None
+    data = read_yaml(path)
     if not isinstance(data, list) or not data:
         raise ValueError(f"{path}: expected a non-empty YAML list of claims")
     claims = [_entry(entry, i, path) for i, entry in enumerate(data)]

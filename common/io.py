@@ -118,3 +118,16 @@ def read_metrics(path: str | os.PathLike) -> tuple[Metrics, dict[str, Any]]:
         raise ValueError(f"malformed metrics file {path}: expected a JSON object")
     meta = data.pop("_meta", {})
     return data, meta
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file safely, naming the file if it is missing or malformed."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"missing file: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"malformed YAML in {path}: {' '.join(str(err).split())}") from None

@@ -21,12 +21,11 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-import yaml
 from markupsafe import Markup
 
 from common.claims import SCALES, STATUSES, read_claims_csv
 from common.cli import one_line_errors
-from common.io import atomic_path, read_json, read_metrics
+from common.io import atomic_path, read_json, read_metrics, read_yaml
 
 with warnings.catch_warnings():  # "HarfBuzz-Subset will be required" is not actionable here
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -52,12 +51,7 @@ def _fmt(x: Any, spec: str = ".4g") -> str:
 def load_report_meta(paper: str, papers_root: str | os.PathLike = Path("papers")) -> dict[str, Any]:
     """Read and validate ``<papers_root>/<paper>/report.yaml``."""
     path = Path(papers_root) / paper / "report.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"missing file: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"malformed YAML in {path}: {' '.join(str(err).split())}") from None
+    data = read_yaml(path)
     fields = ", ".join(REPORT_FIELDS)
     if not isinstance(data, dict) or not data:
         raise ValueError(f"{path}: expected a mapping with keys {fields}")
