@@ -61,6 +61,16 @@ def test_reports_render_with_scorecard(smoke_dag):
     assert len(bench) >= 10
 
 
+def test_outline_first_smoke_pipeline(smoke_dag):
+    report = smoke_dag / "reports/smoke/outline_first.pdf"
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    for claim in ("C1", "C2", "C3", "C4a", "C5a", "C6"):
+        assert claim in text
+    figures = smoke_dag / "results/smoke/outline_first/figures"
+    for stem in ("trajectories", "deviation", "commitment", "geometry", "kicks", "skipping"):
+        assert (figures / f"{stem}.png").exists() and (figures / f"{stem}.json").exists()
+
+
 def test_finished_dag_has_nothing_to_do(smoke_dag):
     proc = snakemake(smoke_dag, "-n")
     assert proc.returncode == 0

@@ -1,0 +1,1 @@
+"""Wang & Vastola 2023: diffusion models generate images like painters (outline first)."""
