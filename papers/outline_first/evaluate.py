@@ -136,6 +136,9 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
         "commit_spearman_gauss": float(spearmanr(lam[:k], commit_g[:k])[0]),
         "top2_share_mean": float(np.mean(th.top2_variance_share(traj))),
         "span_proj_err_mean": float(np.mean(span_err)),
+        "span_proj_err_gauss_mean": float(
+            np.mean(th.span_projection_error(np.swapaxes(closed, 0, 1)))
+        ),
         "rotation_err_mean": float(np.mean(rot_err)),
         "flip_rate_early": float(flips[half].mean()),
         "flip_rate_late": float(flips[~half].mean()),
