@@ -31,9 +31,12 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
-    """Current commit (or None outside a git checkout) and whether tracked files differ from it."""
+    """Current commit (or None outside a git checkout) and whether tracked files differ from it.
+
+    The generated reports under ``reports/`` do not count: a run rewrites them.
+    """
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
