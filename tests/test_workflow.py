@@ -18,10 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ("Snakefile", "common", "papers", "profiles", "envs")
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
+) -> subprocess.CompletedProcess:
     env_bin = str(Path(sys.executable).parent)
     return subprocess.run(
-        [f"{env_bin}/snakemake", "--config", "scale=smoke", *args],
+        [f"{env_bin}/snakemake", "--config", f"scale={scale}", *args],
         cwd=workdir, capture_output=True, text=True, timeout=timeout,
         env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
     )  # fmt: skip
@@ -34,15 +36,19 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     }
 
 
-@pytest.fixture(scope="module")
-def smoke_dag(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("repo")
-    for name in COPY:
+def copy_repo(work: Path, names=COPY) -> Path:
+    for name in names:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, work / name)
+    return work
+
+
+@pytest.fixture(scope="module")
+def smoke_dag(tmp_path_factory) -> Path:
+    work = copy_repo(tmp_path_factory.mktemp("repo"))
     proc = snakemake(work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
@@ -91,3 +97,11 @@ def test_comment_edit_reruns_nothing_value_edit_reruns_its_jobs(smoke_dag):
         assert jobs["mesa_optimization_report"] == 1
     finally:
         conf.write_text(original)
+
+
+def test_fresh_clone_rebuilds_despite_committed_reports(tmp_path):
+    """The committed reference PDFs must not make `make reproduce` a no-op on a fresh clone."""
+    work = copy_repo(tmp_path, (*COPY, "reports"))
+    assert (work / "reports/cpu/mesa_optimization.pdf").exists()
+    jobs = planned_jobs(snakemake(work, "-n", scale="cpu"))
+    assert jobs.get("mesa_optimization_train", 0) > 0 and jobs.get("outline_first_train", 0) > 0
