@@ -13,7 +13,9 @@ MESA_RUNS = [
     for exp in MESA_SWEEP.experiments
     for init in MESA_SWEEP.inits
 ] + [(exp, "gaussian", seed) for seed in MESA_SWEEP.seeds for exp in MESA_SWEEP.gaussian_init_experiments]
-#: per scale: (train mem_mb, train runtime in minutes); gpu only at paper scale
+#: per scale: (train mem_mb, train runtime in minutes); gpu only at paper scale.
+#: Measured (benchmarks, 2 cores): smoke train 445 MB / 6 s, evaluate 342 MB / 4 s;
+#: cpu train 564 MB / 31 s, evaluate 524 MB / 7 s. Paper scale: 168 s for 23 runs on one H200.
 MESA_RES = {"smoke": (600, 2), "cpu": (1200, 5), "paper": (24000, 60)}[SCALE]
 
 
