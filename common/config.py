@@ -15,6 +15,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +26,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Top-level keys that say where/how to run or the DAG shape, not what to compute: not hashed.
 RUNTIME_KEYS = ("run", "sweep")
+
+
+@dataclass
+class RunConfig:
+    """Every paper's ``run`` node: where outputs go and how many threads (not hashed)."""
+
+    out_dir: str = "results/manual"
+    threads: int = 1
 
 
 def _one_line(err: BaseException) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from common.config import RunConfig
+
 
 @dataclass
 class DataConfig:
@@ -46,14 +48,6 @@ class SweepConfig:
     inits: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     gaussian_init_experiments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunConfig:
-    """Where and how to run (not hashed)."""
-
-    out_dir: str = "results/manual/mesa_optimization"
-    threads: int = 1
 
 
 @dataclass

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from common.config import RunConfig
+
 
 @dataclass
 class DataConfig:
@@ -56,14 +58,6 @@ class SweepConfig:
     """Shape of the Snakemake DAG (not hashed)."""
 
     seeds: list[int] = field(default_factory=lambda: [0])
-
-
-@dataclass
-class RunConfig:
-    """Where and how to run (not hashed)."""
-
-    out_dir: str = "results/manual/outline_first"
-    threads: int = 1
 
 
 @dataclass
