@@ -47,12 +47,6 @@ def predict(model: LogisticRegression, x: np.ndarray) -> np.ndarray:
     return model.predict(_check_x(x))
 
 
-def logits(model: LogisticRegression, x: np.ndarray) -> np.ndarray:
-    """Class scores (N, K) before the softmax (for a logit-space distance)."""
-    scores = model.decision_function(_check_x(x))
-    return scores[:, None] if scores.ndim == 1 else scores
-
-
 def accuracy(model: LogisticRegression, x: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows of ``x`` classified as ``labels``."""
     return float(np.mean(predict(model, x) == np.asarray(labels)))

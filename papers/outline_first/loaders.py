@@ -132,6 +132,26 @@ def _read_mnist_part(root: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
+def _local_first(missing, fetch, download: bool, hint: str) -> None:
+    """Use local files; fetch only what is missing and only when ``download`` is set.
+
+    ``missing()`` lists absent files, ``fetch()`` downloads them, ``hint`` gets the list.
+    """
+    absent = missing()
+    if absent and download:
+        fetch()
+        absent = missing()
+    if absent:
+        raise FileNotFoundError(
+            hint.format(", ".join(absent)) + " or set data.download=true to fetch them"
+        )
+
+
+def _concat(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Join (images, labels) pieces in order."""
+    return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+
+
 def load_mnist(
     root: str | os.PathLike, download: bool = False, split: str = "train"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -141,20 +161,13 @@ def load_mnist(
     """
     root = Path(root)
     parts = _check_split(split)
-    missing = _missing_mnist(root, parts)
-    if missing and download:
-        download_mnist(root)
-        missing = _missing_mnist(root, parts)
-    if missing:
-        raise FileNotFoundError(
-            f"MNIST files missing in {root}: {', '.join(missing)} (each .gz or uncompressed); "
-            "put them there or set data.download=true to fetch them"
-        )
-    pieces = [_read_mnist_part(root, part) for part in parts]
-    return (
-        np.concatenate([p[0] for p in pieces]),
-        np.concatenate([p[1] for p in pieces]),
+    _local_first(
+        lambda: _missing_mnist(root, parts),
+        lambda: download_mnist(root),
+        download,
+        f"MNIST files missing in {root}: {{}} (each .gz or uncompressed); put them there",
     )
+    return _concat([_read_mnist_part(root, part) for part in parts])
 
 
 def _fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> None:
@@ -242,22 +255,15 @@ def load_cifar10(
     """
     root = Path(root)
     parts = _check_split(split)
-    missing = _missing_cifar(root, parts)
-    if missing and download:
-        download_cifar10(root)
-        missing = _missing_cifar(root, parts)
-    if missing:
-        raise FileNotFoundError(
-            f"CIFAR-10 binary files missing in {root / CIFAR10_DIR}: {', '.join(missing)}; "
-            f"put the extracted {CIFAR10_URL.rsplit('/', 1)[-1]} there "
-            "or set data.download=true to fetch it"
-        )
-    folder = _cifar_dir(root)
-    pieces = [read_cifar_batch(folder / n) for part in parts for n in CIFAR10_FILES[part]]
-    return (
-        np.concatenate([p[0] for p in pieces]),
-        np.concatenate([p[1] for p in pieces]),
+    _local_first(
+        lambda: _missing_cifar(root, parts),
+        lambda: download_cifar10(root),
+        download,
+        f"CIFAR-10 binary files missing in {root / CIFAR10_DIR}: {{}}; "
+        f"put the extracted {CIFAR10_URL.rsplit('/', 1)[-1]} there",
     )
+    folder = _cifar_dir(root)
+    return _concat([read_cifar_batch(folder / n) for part in parts for n in CIFAR10_FILES[part]])
 
 
 def safe_extract_tar(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
