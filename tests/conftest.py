@@ -9,6 +9,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(scope="session")
+def smoke_dag(tmp_path_factory) -> Path:
+    """One smoke-scale run of the whole DAG (every paper) in a temporary copy, shared by tests."""
+    from tests.dag import copy_repo, snakemake
+
+    work = copy_repo(tmp_path_factory.mktemp("repo"))
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from common import local_slurm
-from tests.test_workflow import copy_repo
+from tests.dag import copy_repo
 
 pytestmark = pytest.mark.slurm
 PAPERS = ("mesa_optimization", "outline_first")

@@ -2,56 +2,13 @@
 
 Checks the PDFs exist and show the scorecard, that a finished DAG has nothing to do,
 that a comment-only config edit reruns nothing, and that editing one experiment
-reruns exactly that experiment's jobs (and what depends on them).
+reruns exactly that experiment's jobs (and what depends on them). Each paper's own
+smoke checks live in tests/papers/<name>/ and share the `smoke_dag` fixture (conftest).
 """
 
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 from pypdf import PdfReader
 
-ROOT = Path(__file__).resolve().parents[1]
-COPY = ("Snakefile", "common", "papers", "profiles", "envs")
-
-
-def snakemake(
-    workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
-) -> subprocess.CompletedProcess:
-    env_bin = str(Path(sys.executable).parent)
-    return subprocess.run(
-        [f"{env_bin}/snakemake", "--config", f"scale={scale}", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout,
-        env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
-    )  # fmt: skip
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts from a dry run's 'Job stats' table."""
-    return {
-        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M)
-    }
-
-
-def copy_repo(work: Path, names=COPY) -> Path:
-    for name in names:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, work / name)
-    return work
-
-
-@pytest.fixture(scope="module")
-def smoke_dag(tmp_path_factory) -> Path:
-    work = copy_repo(tmp_path_factory.mktemp("repo"))
-    proc = snakemake(work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return work
+from tests.dag import COPY, copy_repo, planned_jobs, snakemake
 
 
 def test_reports_render_with_scorecard(smoke_dag):
@@ -65,16 +22,6 @@ def test_reports_render_with_scorecard(smoke_dag):
     assert "PASS" not in claims and "FAIL" not in claims  # smoke never asserts
     bench = list((smoke_dag / "results/smoke/mesa_optimization/benchmarks").glob("*.tsv"))
     assert len(bench) >= 10
-
-
-def test_outline_first_smoke_pipeline(smoke_dag):
-    report = smoke_dag / "reports/smoke/outline_first.pdf"
-    text = "".join(page.extract_text() for page in PdfReader(report).pages)
-    for claim in ("C1", "C2", "C3", "C4a", "C5a", "C6"):
-        assert claim in text
-    figures = smoke_dag / "results/smoke/outline_first/figures"
-    for stem in ("trajectories", "deviation", "commitment", "geometry", "kicks", "skipping"):
-        assert (figures / f"{stem}.png").exists() and (figures / f"{stem}.json").exists()
 
 
 def test_finished_dag_has_nothing_to_do(smoke_dag):

@@ -1,0 +1,38 @@
+"""Helpers to run the Snakemake DAG in a temporary copy of the repository."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ("Snakefile", "common", "papers", "profiles", "envs")
+
+
+def snakemake(
+    workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
+) -> subprocess.CompletedProcess:
+    env_bin = str(Path(sys.executable).parent)
+    return subprocess.run(
+        [f"{env_bin}/snakemake", "--config", f"scale={scale}", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=timeout,
+        env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
+    )  # fmt: skip
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table."""
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M)
+    }
+
+
+def copy_repo(work: Path, names=COPY) -> Path:
+    for name in names:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, work / name)
+    return work
