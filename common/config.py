@@ -69,19 +69,25 @@ def compose_config(paper: str, overrides: list[str] | tuple[str, ...] = ()) -> D
     return cfg
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """Stable 12-hex-digit hash of the resolved config, ignoring runtime-only keys and comments."""
+def config_hash(cfg: DictConfig, keys: tuple[str, ...] | None = None) -> str:
+    """Stable 12-hex-digit hash of the resolved config, ignoring runtime-only keys and comments.
+
+    ``keys`` restricts the hash to those top-level sections: a pipeline stage that reads only
+    them then reruns only when they change.
+    """
     data = OmegaConf.to_container(cfg, resolve=True)
     for key in RUNTIME_KEYS:
         data.pop(key, None)
+    if keys is not None:
+        data = {key: data[key] for key in keys}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 @functools.cache
-def cached_hash(paper: str, overrides: tuple[str, ...]) -> str:
+def cached_hash(paper: str, overrides: tuple[str, ...], keys: tuple[str, ...] | None = None) -> str:
     """Config hash for a Snakemake ``params:`` value (cached: the DAG asks many times)."""
-    return config_hash(compose_config(paper, overrides))
+    return config_hash(compose_config(paper, overrides), keys)
 
 
 def entry_point(paper: str) -> Callable[[Callable[[DictConfig], None]], Callable[[], None]]:

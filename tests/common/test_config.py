@@ -25,6 +25,13 @@ def test_hash_ignores_runtime_keys_but_not_values():
     assert len(config_hash(base)) == 12
 
 
+def test_hash_restricted_to_sections_ignores_the_others():
+    base = compose_config("mesa_optimization", ["scale=smoke"])
+    changed = compose_config("mesa_optimization", ["scale=smoke", "train.lr=0.5"])
+    assert config_hash(base, ("data",)) == config_hash(changed, ("data",))
+    assert config_hash(base, ("data", "train")) != config_hash(changed, ("data", "train"))
+
+
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
