@@ -1,0 +1,27 @@
+"""The reverse-distillation package inside the shared smoke-scale DAG run (fixture in conftest)."""
+
+import pandas as pd
+from pypdf import PdfReader
+
+from common.io import load_npz, read_metrics
+from papers.reverse_distillation.rd import load_chain
+
+
+def test_reverse_distillation_smoke_pipeline(smoke_dag):
+    report = smoke_dag / "reports/smoke/reverse_distillation.pdf"
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    for claim in ("C1", "C2a", "C2b", "C3"):
+        assert claim in text
+    out = smoke_dag / "results/smoke/reverse_distillation"
+    for stem in ("scaling", "per_assay", "nesting", "explained", "training"):
+        assert (out / "figures" / f"{stem}.png").exists()
+        assert (out / "figures" / f"{stem}.json").exists()
+    claims = pd.read_csv(out / "claims.csv")
+    assert set(claims["status"]) == {"SMOKE"}
+    metrics, _ = read_metrics(out / "metrics.json")
+    assert metrics["nesting_max_abs_diff"] == 0.0
+    # cached embeddings and fitted scalers are separate outputs that load back
+    emb = load_npz(out / "embeddings/esm2_t1_d16.npz")
+    assert emb["fit_residues"].shape[1] == emb["assay_pooled"].shape[1] == 16
+    assert len(load_chain(out / "scalers_pcr.npz")) == 2
+    assert (out / "models/esm2_t1_d16.pt").exists()
