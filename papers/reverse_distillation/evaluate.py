@@ -4,7 +4,8 @@ python -m papers.reverse_distillation.evaluate scale=cpu data_dir=... embeddings
     run.out_dir=results/cpu/reverse_distillation
 Reads ``<embeddings_dir>/<size>.npz`` for every member of ``model.family``; fits the RD chain
 (``rd.regressor``, and the other two regressors as an ablation) and the naive concat+PCA
-chain on the per-residue scaler-fitting rows, applies them to the pooled assay embeddings and
+chain on the per-residue scaler-fitting rows, applies them to the pooled assay embeddings,
+probes them (plus, as an ablation, raw and RD with a probe on unstandardised features) and
 writes ``scalers_<regressor>.npz``, ``per_assay.csv`` (assay, kind, size, split, spearman),
 ``steps.csv`` (per step: R^2 of the regression, kept components, residual variance shares),
 ``nesting.csv`` (max |RD-k[:, :d_j] - RD-j|) and ``metrics.json``.
@@ -33,7 +34,8 @@ from papers.reverse_distillation.rd import (
     save_chain,
 )
 
-ABLATION_SPLIT = "random"  # the regressor ablation probes this split only
+ABLATION_SPLIT = "random"  # the ablations (regressors, unstandardised probe) use this split only
+MAIN_KINDS = ("raw", "rd", "naive")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -62,7 +64,11 @@ def nesting_table(rd: list[np.ndarray]) -> pd.DataFrame:
 
 
 def probe_all(
-    assays: pd.DataFrame, feats: dict[tuple[str, int], np.ndarray], splits, cfg
+    assays: pd.DataFrame,
+    feats: dict[tuple[str, int], np.ndarray],
+    splits,
+    cfg: DictConfig,
+    standardize: bool = True,
 ) -> pd.DataFrame:
     """Spearman per (assay, kind, size, split) for every feature matrix in ``feats``."""
     first = np.array([int(str(p).split()[0]) for p in assays["positions"]])
@@ -72,7 +78,7 @@ def probe_all(
         for split in splits:
             folds = fold_ids(first[idx], split, cfg.probe.folds, cfg.seed)
             for (kind, k), X in feats.items():
-                rho = probe_spearman(X[idx], y, folds, cfg.probe.alphas)
+                rho = probe_spearman(X[idx], y, folds, cfg.probe.alphas, standardize)
                 rows.append(
                     {"assay": name, "kind": kind, "size": k, "split": split, "spearman": rho}
                 )
@@ -81,15 +87,14 @@ def probe_all(
 
 def summarise(per_assay: pd.DataFrame, n_sizes: int, regressor: str) -> dict[str, float]:
     """Flat metrics: mean Spearman per kind / size (/ split), and the claims' comparisons."""
-    main = per_assay[per_assay["kind"].isin(["raw", "rd", "naive"])]
+    main = per_assay[per_assay["kind"].isin(MAIN_KINDS)]
     m: dict[str, float] = {}
     for (kind, k), g in main.groupby(["kind", "size"]):
         m[f"spearman_{kind}_{k}"] = float(g["spearman"].mean())
         for split, gs in g.groupby("split"):
             m[f"spearman_{kind}_{k}_{split}"] = float(gs["spearman"].mean())
-    for (kind, k), g in per_assay[~per_assay["kind"].isin(["raw", "rd", "naive"])].groupby(
-        ["kind", "size"]
-    ):
+    ablations = per_assay[~per_assay["kind"].isin(MAIN_KINDS)]
+    for (kind, k), g in ablations.groupby(["kind", "size"]):
         m[f"spearman_{kind}_{k}_{ABLATION_SPLIT}"] = float(g["spearman"].mean())
     # per assay: mean over splits
     wide = main.groupby(["assay", "kind", "size"])["spearman"].mean().unstack(["kind", "size"])
@@ -107,6 +112,10 @@ def summarise(per_assay: pd.DataFrame, n_sizes: int, regressor: str) -> dict[str
     m["rd_minus_raw_min"] = min(m[f"rd_minus_raw_{k}"] for k in later)
     m["rd_beats_raw_share_min"] = min(m[f"rd_beats_raw_share_{k}"] for k in later)
     m["rd_largest_minus_best"] = rd[-1] - max(rd)
+    m["rd_minus_raw_unstd_min"] = min(
+        m[f"spearman_rd_unstd_{k}_{ABLATION_SPLIT}"] - m[f"spearman_raw_unstd_{k}_{ABLATION_SPLIT}"]
+        for k in later
+    )
     m["raw_largest_minus_best"] = raw[-1] - max(raw)
     m["rd_minus_naive_mean"] = float(np.mean([m[f"rd_minus_naive_{k}"] for k in later]))
     m["n_assays"] = float(wide.shape[0])
@@ -149,12 +158,14 @@ def main(cfg: DictConfig) -> None:
     for k, step in enumerate(naive, start=2):
         X = step.transform(X, pooled[k - 1])
         feats[("naive", k)] = X
-    main_feats = {key: v for key, v in feats.items() if key[0] in ("raw", "rd", "naive")}
+    main_feats = {key: v for key, v in feats.items() if key[0] in MAIN_KINDS}
     ablation = {key: v for key, v in feats.items() if key not in main_feats}
+    unstd = {(f"{kind}_unstd", k): v for (kind, k), v in feats.items() if kind in ("raw", "rd")}
     per_assay = pd.concat(
         [
             probe_all(assays, main_feats, cfg.probe.splits, cfg),
             probe_all(assays, ablation, [ABLATION_SPLIT], cfg),
+            probe_all(assays, unstd, [ABLATION_SPLIT], cfg, standardize=False),
         ],
         ignore_index=True,
     )

@@ -139,7 +139,8 @@ def fig_training(models: Path, names: list[str]) -> plt.Figure:
         log = read(models, f"{name}_train.csv")
         ax.plot(log["step"], log["loss"], label=name)
     ax.set_xlabel("step")
-    ax.set_ylabel("masked-LM loss")
+    ax.set_yscale("log")
+    ax.set_ylabel("masked-LM loss (log scale)")
     ax.legend(fontsize=8)
     return fig
 
@@ -185,9 +186,10 @@ def main(cfg: DictConfig) -> None:
     table = ablation.groupby(["size", "kind"])["spearman"].mean().unstack("kind").reset_index()
     save_table(
         table,
-        figs / "regressors",
-        f"Regressor ablation, random split: mean Spearman of RD "
-        f"with each regressor (rd = {cfg.rd.regressor}, rd_ols, rd_ridge) and raw.",
+        figs / "ablations",
+        f"Ablations, random split: mean Spearman of RD with each regressor (rd = "
+        f"{cfg.rd.regressor}, rd_ols, rd_ridge), and of raw and RD with a probe on "
+        "unstandardised features (raw_unstd, rd_unstd).",
         SCRIPT,
         h,
         len(save) + 1,

@@ -34,16 +34,22 @@ def fold_ids(positions: np.ndarray, kind: str, folds: int, seed: int = 0) -> np.
     raise ValueError(f"probe split must be one of {SPLITS}, got {kind!r}")
 
 
-def out_of_fold(X: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas) -> np.ndarray:
-    """Predictions of a standardised RidgeCV probe for each fold, trained on the others."""
+def out_of_fold(
+    X: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas, standardize: bool = True
+) -> np.ndarray:
+    """Predictions of a RidgeCV probe (on standardised features unless ``standardize`` is
+    false) for each fold, trained on the others."""
     pred = np.empty(len(y))
     for f in np.unique(folds):
         test = folds == f
-        probe = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
+        scaler = StandardScaler(with_mean=standardize, with_std=standardize)
+        probe = make_pipeline(scaler, RidgeCV(alphas=list(alphas)))
         pred[test] = probe.fit(X[~test], y[~test]).predict(X[test])
     return pred
 
 
-def probe_spearman(X: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas) -> float:
+def probe_spearman(
+    X: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas, standardize: bool = True
+) -> float:
     """Spearman correlation between fitness and the out-of-fold probe predictions."""
-    return float(spearmanr(y, out_of_fold(X, y, folds, alphas)).statistic)
+    return float(spearmanr(y, out_of_fold(X, y, folds, alphas, standardize)).statistic)
