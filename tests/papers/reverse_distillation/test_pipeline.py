@@ -25,3 +25,23 @@ def test_reverse_distillation_smoke_pipeline(smoke_dag):
     assert emb["fit_residues"].shape[1] == emb["assay_pooled"].shape[1] == 16
     assert len(load_chain(out / "scalers_pcr.npz")) == 2
     assert (out / "models/esm2_t1_d16.pt").exists()
+
+
+def test_probe_change_reruns_evaluate_but_not_training(smoke_dag, tmp_path):
+    """Models and embeddings are cached outputs: only a change to what they read reruns them."""
+    import shutil
+
+    from tests.dag import planned_jobs, snakemake
+
+    work = shutil.copytree(smoke_dag, tmp_path / "repo", symlinks=True)
+    scale = work / "papers/reverse_distillation/conf/scale/smoke.yaml"
+    base = scale.read_text()
+    args = ("papers=[reverse_distillation]", "-n")  # appended to --config scale=smoke
+    scale.write_text(base + "probe:\n  folds: 4\n")
+    jobs = planned_jobs(snakemake(work, *args))
+    assert jobs.get("reverse_distillation_evaluate") == 1
+    assert "reverse_distillation_train" not in jobs and "reverse_distillation_embed" not in jobs
+    scale.write_text(base.replace("steps: 10", "steps: 12"))
+    jobs = planned_jobs(snakemake(work, *args))
+    assert jobs.get("reverse_distillation_train") == 3
+    assert jobs.get("reverse_distillation_embed") == 3
