@@ -1,0 +1,170 @@
+"""Datasets (Hydra entry point): pre-training, scaler-fitting and DMS assay tables.
+
+python -m papers.reverse_distillation.data scale=cpu \
+    run.out_dir=results/cpu/reverse_distillation/data
+Writes ``pretrain.csv`` (family, sequence), ``fit.csv`` (family, sequence) and
+``assays.csv`` (assay, mutant, positions, sequence, fitness).
+potts: one random Potts model per family; Gibbs chains give the pre-training and (from
+separate chains) the scaler-fitting sequences; the wild type is the family's lowest-energy
+sample; its assay holds every single and some double mutants, fitness = -(E(mut) - E(wt))
+plus Gaussian noise. proteingym: ProteinGym substitution CSVs (mutant, mutated_sequence,
+DMS_score) from ``data.proteingym_dir`` and a FASTA of scaler-fitting sequences; no pre-training.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from common.cli import UserError
+from common.config import entry_point
+from common.io import write_csv
+from papers.reverse_distillation.potts import (
+    AMINO_ACIDS,
+    Q,
+    energy,
+    gibbs,
+    random_potts,
+    to_strings,
+)
+
+SOURCES = ("potts", "proteingym")
+MUTANT = re.compile(r"^[A-Z](\d+)[A-Z]$")
+
+
+def mutants(rng: np.random.Generator, wt: np.ndarray, doubles: int) -> tuple[np.ndarray, list]:
+    """All single mutants of ``wt`` and ``doubles`` random double mutants: (seqs, positions)."""
+    L = len(wt)
+    seqs, positions = [], []
+    for i in range(L):
+        for a in range(Q):
+            if a != wt[i]:
+                s = wt.copy()
+                s[i] = a
+                seqs.append(s)
+                positions.append((i,))
+    seen = set()
+    while len(seen) < doubles:
+        i, j = sorted(rng.choice(L, size=2, replace=False))
+        a, b = (rng.integers(1, Q) + wt[i]) % Q, (rng.integers(1, Q) + wt[j]) % Q
+        if (i, j, a, b) not in seen:
+            seen.add((i, j, a, b))
+            s = wt.copy()
+            s[i], s[j] = a, b
+            seqs.append(s)
+            positions.append((i, j))
+    return np.array(seqs), positions
+
+
+def mutant_name(wt: np.ndarray, seq: np.ndarray, pos: tuple) -> str:
+    """ProteinGym-style name, e.g. ``A12C:K30L`` (1-based positions)."""
+    return ":".join(f"{AMINO_ACIDS[wt[i]]}{i + 1}{AMINO_ACIDS[seq[i]]}" for i in pos)
+
+
+def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(pretrain, fit, assays) tables of ``cfg.data.families`` synthetic families."""
+    dc = cfg.data
+    rng = np.random.default_rng(cfg.seed)
+    fit_chains = -(-dc.fit_per_family // dc.samples_per_chain)
+    train_chains = -(-dc.pretrain_per_family // dc.samples_per_chain)
+    chains = fit_chains + train_chains
+    pretrain, fit, assays = [], [], []
+    for f in range(dc.families):
+        potts = random_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
+        samples = gibbs(potts, rng, chains, dc.burn_in, dc.samples_per_chain, dc.thin)
+        chain = np.arange(len(samples)) % chains  # gibbs stacks one block of all chains per sample
+        fam = f"family{f:02d}"
+        fit += [(fam, s) for s in to_strings(samples[chain < fit_chains][: dc.fit_per_family])]
+        train = samples[chain >= fit_chains][: dc.pretrain_per_family]
+        pretrain += [(fam, s) for s in to_strings(train)]
+        e = energy(potts, samples)
+        wt = samples[np.argmin(e)]
+        seqs, positions = mutants(rng, wt, dc.doubles)
+        delta = energy(potts, seqs) - e.min()
+        single = np.array([len(p) == 1 for p in positions])
+        fitness = -delta + dc.noise * delta[single].std() * rng.normal(size=len(delta))
+        for seq, s, p, y in zip(seqs, to_strings(seqs), positions, fitness, strict=True):
+            assays.append((fam, mutant_name(wt, seq, p), " ".join(map(str, p)), s, y))
+    cols = ["family", "sequence"]
+    return (
+        pd.DataFrame(pretrain, columns=cols),
+        pd.DataFrame(fit, columns=cols),
+        pd.DataFrame(assays, columns=["assay", "mutant", "positions", "sequence", "fitness"]),
+    )
+
+
+def read_fasta(path: Path, limit: int) -> list[str]:
+    """The first ``limit`` sequences of a FASTA file."""
+    if not path.exists():
+        raise UserError(f"missing scaler-fitting FASTA data.fit_fasta={path}")
+    seqs, current = [], []
+    for line in path.read_text().splitlines() + [">"]:
+        if line.startswith(">"):
+            if current:
+                seqs.append("".join(current))
+            current = []
+            if len(seqs) >= limit:
+                break
+        elif line.strip():
+            current.append(line.strip().upper())
+    if not seqs:
+        raise UserError(f"no sequences in data.fit_fasta={path}")
+    return seqs
+
+
+def read_assay(path: Path, max_variants: int) -> pd.DataFrame:
+    """One ProteinGym substitution CSV -> (assay, mutant, positions, sequence, fitness)."""
+    df = pd.read_csv(path)
+    missing = {"mutant", "mutated_sequence", "DMS_score"} - set(df.columns)
+    if missing:
+        raise UserError(f"{path}: missing column(s) {sorted(missing)}")
+    if max_variants:
+        df = df.iloc[:max_variants]
+    positions = []
+    for name in df["mutant"]:
+        parts = [MUTANT.match(m) for m in str(name).split(":")]
+        if not all(parts):
+            raise UserError(f"{path}: malformed mutant {name!r} (expected e.g. A12C or A12C:K30L)")
+        positions.append(" ".join(str(int(m[1]) - 1) for m in parts))
+    return pd.DataFrame(
+        {
+            "assay": path.stem,
+            "mutant": df["mutant"].astype(str),
+            "positions": positions,
+            "sequence": df["mutated_sequence"].astype(str),
+            "fitness": df["DMS_score"].astype(float),
+        }
+    )
+
+
+def proteingym_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(empty pretrain, fit, assays) tables from local ProteinGym files."""
+    dc = cfg.data
+    files = sorted(Path(dc.proteingym_dir).glob("*.csv"))
+    if not files:
+        raise UserError(f"no ProteinGym CSVs in data.proteingym_dir={dc.proteingym_dir}")
+    if dc.max_assays:
+        files = files[: dc.max_assays]
+    assays = pd.concat([read_assay(p, dc.max_variants) for p in files], ignore_index=True)
+    fit = pd.DataFrame(
+        {"family": "fit", "sequence": read_fasta(Path(dc.fit_fasta), dc.fit_sequences)}
+    )
+    return pd.DataFrame(columns=["family", "sequence"]), fit, assays
+
+
+@entry_point("reverse_distillation")
+def main(cfg: DictConfig) -> None:
+    if cfg.data.source not in SOURCES:
+        raise UserError(f"data.source must be one of {SOURCES}, got {cfg.data.source!r}")
+    tables = potts_tables(cfg) if cfg.data.source == "potts" else proteingym_tables(cfg)
+    out = Path(cfg.run.out_dir)
+    for name, df in zip(("pretrain", "fit", "assays"), tables, strict=True):
+        write_csv(out / f"{name}.csv", df)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Final-layer embeddings of one model (Hydra entry point), cached for reverse distillation.
+
+python -m papers.reverse_distillation.embed scale=cpu size=esm2_t2_d48 data_dir=... \
+    models_dir=... run.out_dir=results/cpu/reverse_distillation/embeddings
+Writes ``<out_dir>/<size>.npz`` with ``fit_residues`` (per-residue rows of the
+scaler-fitting set: the same random subset of residues for every model) and
+``assay_pooled`` (one mean-pooled row per variant of ``assays.csv``).
+Tiny models come from ``models_dir``; published ones (``model.pretrained``) from
+``model.weights_dir``, the torch-hub cache or a download.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig
+
+from common.config import entry_point
+from common.io import save_npz
+from common.threads import set_threads
+from papers.reverse_distillation.model import load_esm2, locate_weights, residue_embeddings
+from papers.reverse_distillation.train import size_spec
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(f"missing {path} (run the data step first)")
+    return pd.read_csv(path)
+
+
+def fit_rows(lengths: list[int], limit: int, seed: int) -> np.ndarray:
+    """Sorted indices into the concatenated residues of the fitting set (all if <= limit)."""
+    total = int(np.sum(lengths))
+    if total <= limit:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
+
+
+@entry_point("reverse_distillation")
+def main(cfg: DictConfig) -> None:
+    set_threads(cfg.run.threads)
+    size = size_spec(cfg, cfg.size)
+    data = Path(cfg.data_dir)
+    fit = read_table(data / "fit.csv")["sequence"].tolist()
+    assays = read_table(data / "assays.csv")["sequence"].tolist()
+    if cfg.model.pretrained:
+        path = locate_weights(size.name, cfg.model.weights_dir, cfg.model.download)
+    else:
+        path = Path(cfg.models_dir) / f"{size.name}.pt"
+    model, alphabet = load_esm2(path)
+    if model.embed_dim != size.dim:
+        raise ValueError(f"{path}: embedding dim {model.embed_dim}, config says {size.dim}")
+    if torch.cuda.is_available():
+        model = model.cuda()
+    tpb = cfg.embed.tokens_per_batch
+    rows = fit_rows([len(s) for s in fit], cfg.embed.max_fit_residues, cfg.seed)
+    residues = np.concatenate(list(residue_embeddings(model, alphabet, fit, tpb)))[rows]
+    pooled = np.stack([r.mean(axis=0) for r in residue_embeddings(model, alphabet, assays, tpb)])
+    save_npz(
+        Path(cfg.run.out_dir) / f"{size.name}.npz",
+        fit_residues=residues.astype(np.float32),
+        assay_pooled=pooled.astype(np.float32),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Typed config schema: a wrong key or a wrongly typed value is a one-line error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from common.config import RunConfig
+
+
+@dataclass
+class DataConfig:
+    source: str = "potts"  # potts (synthetic, offline) | proteingym (paper scale, local files)
+    families: int = 8  # potts: number of protein families (= DMS assays)
+    length: int = 48  # potts: sequence length
+    contacts: int = 3  # potts: coupled partners per site
+    h_scale: float = 1.0  # potts: std of the fields
+    j_scale: float = 0.5  # potts: std of the couplings
+    pretrain_per_family: int = 2000  # potts: masked-LM training sequences per family
+    fit_per_family: int = 125  # potts: scaler-fitting sequences per family (separate chains)
+    samples_per_chain: int = 9  # potts: recorded samples per Gibbs chain
+    burn_in: int = 40  # potts: Gibbs sweeps before the first sample
+    thin: int = 4  # potts: sweeps between recorded samples
+    doubles: int = 300  # potts: random double mutants per assay (plus all singles)
+    noise: float = 0.3  # potts: fitness noise std, relative to the std of single-mutant effects
+    proteingym_dir: str = "data/proteingym/DMS_ProteinGym_substitutions"  # proteingym: *.csv
+    max_assays: int = 0  # proteingym: first n assays by name (0: all)
+    max_variants: int = 0  # proteingym: first n variants per assay (0: all)
+    fit_fasta: str = "data/reverse_distillation/fit.fasta"  # proteingym: scaler-fitting set
+    fit_sequences: int = 1000  # proteingym: sequences read from fit_fasta
+
+
+@dataclass
+class SizeConfig:
+    name: str = MISSING  # checkpoint stem; must start with esm2 (fair-esm's ESM-2 code path)
+    layers: int = MISSING
+    dim: int = MISSING
+    heads: int = MISSING
+
+
+@dataclass
+class ModelConfig:
+    family: list[SizeConfig] = MISSING  # increasing embedding dimension
+    pretrained: bool = False  # true: published weights (paper); false: trained here
+    weights_dir: str = "data/esm2"  # pretrained: local <name>.pt first, then the torch-hub cache
+    download: bool = False  # pretrained: fetch missing weights into the torch-hub cache
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 50
+    weight_decay: float = 0.01
+    mask_prob: float = 0.15  # BERT masking: 80% <mask>, 10% random, 10% unchanged
+
+
+@dataclass
+class EmbedConfig:
+    tokens_per_batch: int = 8192
+    max_fit_residues: int = 500000  # per-residue scaler-fitting rows kept (random subset)
+
+
+@dataclass
+class RDConfig:
+    regressor: str = "pcr"  # pcr (noise-threshold principal-component regression) | ols | ridge
+    ridge_alpha: float = 1.0
+
+
+@dataclass
+class ProbeConfig:
+    folds: int = 5
+    splits: list[str] = field(default_factory=lambda: ["random", "modulo", "contiguous"])
+    alphas: list[float] = field(default_factory=lambda: [10.0**k for k in range(-3, 5)])
+
+
+@dataclass
+class Config:
+    scale_name: str = MISSING
+    seed: int = 0
+    size: str = ""  # train / embed: which member of model.family (a Snakemake wildcard)
+    data_dir: str = "results/manual/data"  # where the data step wrote its tables
+    models_dir: str = "results/manual/models"  # where train wrote the tiny checkpoints
+    embeddings_dir: str = "results/manual/embeddings"  # where embed wrote pooled embeddings
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    rd: RDConfig = field(default_factory=RDConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+ConfigStore.instance().store(name="reverse_distillation_schema", node=Config)

@@ -1,0 +1,47 @@
+"""The reverse-distillation package inside the shared smoke-scale DAG run (fixture in conftest)."""
+
+import pandas as pd
+from pypdf import PdfReader
+
+from common.io import load_npz, read_metrics
+from papers.reverse_distillation.rd import load_chain
+
+
+def test_reverse_distillation_smoke_pipeline(smoke_dag):
+    report = smoke_dag / "reports/smoke/reverse_distillation.pdf"
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    for claim in ("C1", "C2a", "C2b", "C3"):
+        assert claim in text
+    out = smoke_dag / "results/smoke/reverse_distillation"
+    for stem in ("scaling", "per_assay", "nesting", "explained", "training"):
+        assert (out / "figures" / f"{stem}.png").exists()
+        assert (out / "figures" / f"{stem}.json").exists()
+    claims = pd.read_csv(out / "claims.csv")
+    assert set(claims["status"]) == {"SMOKE"}
+    metrics, _ = read_metrics(out / "metrics.json")
+    assert metrics["nesting_max_abs_diff"] == 0.0
+    # cached embeddings and fitted scalers are separate outputs that load back
+    emb = load_npz(out / "embeddings/esm2_t1_d16.npz")
+    assert emb["fit_residues"].shape[1] == emb["assay_pooled"].shape[1] == 16
+    assert len(load_chain(out / "scalers_pcr.npz")) == 2
+    assert (out / "models/esm2_t1_d16.pt").exists()
+
+
+def test_probe_change_reruns_evaluate_but_not_training(smoke_dag, tmp_path):
+    """Models and embeddings are cached outputs: only a change to what they read reruns them."""
+    import shutil
+
+    from tests.dag import planned_jobs, snakemake
+
+    work = shutil.copytree(smoke_dag, tmp_path / "repo", symlinks=True)
+    scale = work / "papers/reverse_distillation/conf/scale/smoke.yaml"
+    base = scale.read_text()
+    args = ("papers=[reverse_distillation]", "-n")  # appended to --config scale=smoke
+    scale.write_text(base + "probe:\n  folds: 4\n")
+    jobs = planned_jobs(snakemake(work, *args))
+    assert jobs.get("reverse_distillation_evaluate") == 1
+    assert "reverse_distillation_train" not in jobs and "reverse_distillation_embed" not in jobs
+    scale.write_text(base.replace("steps: 10", "steps: 12"))
+    jobs = planned_jobs(snakemake(work, *args))
+    assert jobs.get("reverse_distillation_train") == 3
+    assert jobs.get("reverse_distillation_embed") == 3
