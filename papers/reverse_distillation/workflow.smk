@@ -1,14 +1,19 @@
 """Reverse-distillation rules: data, per-size training (tiny models) and embeddings,
 then distillation + probes, claims, figures, report. Sizes are the sweep wildcard.
-Data, train and embed hash only the config sections they read (hashing.py), so a probe or
+Data, train and embed hash only the config sections they read (RD_STAGE_KEYS), so a probe or
 regressor change reruns evaluate and what follows, never training or embedding."""
 
 from common.config import cached_hash, compose_config
-from papers.reverse_distillation.hashing import stage_hash
 
 RD = "reverse_distillation"
 RD_OUT = f"results/{SCALE}/{RD}"
 RD_CFG = compose_config(RD, [f"scale={SCALE}"])
+#: the config sections each cached stage reads
+RD_STAGE_KEYS = {
+    "data": ("seed", "data"),
+    "train": ("seed", "data", "model", "train", "size"),
+    "embed": ("seed", "data", "model", "embed", "size"),
+}
 RD_SIZES = [m.name for m in RD_CFG.model.family]
 RD_PRETRAINED = bool(RD_CFG.model.pretrained)
 RD_PATHS = (
@@ -34,7 +39,7 @@ rule reverse_distillation_data:
     output:
         multiext(RD_OUT + "/data/", "pretrain.csv", "fit.csv", "assays.csv"),
     params:
-        cfg_hash=stage_hash("data", (f"scale={SCALE}",)),
+        cfg_hash=cached_hash(RD, (f"scale={SCALE}",), RD_STAGE_KEYS["data"]),
         out_dir=RD_OUT + "/data",
     threads: 1
     resources:
@@ -60,7 +65,7 @@ rule reverse_distillation_train:
         log=RD_OUT + "/models/{rd_size}_train.csv",
         meta=RD_OUT + "/models/{rd_size}_train.json",
     params:
-        cfg_hash=lambda w: stage_hash("train", rd_overrides(w)),
+        cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["train"]),
         overrides=lambda w: " ".join(rd_overrides(w)),
         out_dir=RD_OUT + "/models",
     threads: 1
@@ -86,7 +91,7 @@ rule reverse_distillation_embed:
     output:
         RD_OUT + "/embeddings/{rd_size}.npz",
     params:
-        cfg_hash=lambda w: stage_hash("embed", rd_overrides(w)),
+        cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["embed"]),
         overrides=lambda w: " ".join(rd_overrides(w)),
         out_dir=RD_OUT + "/embeddings",
     threads: 1
