@@ -96,6 +96,9 @@ def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
     H["diff_icp"] = icp(H["diff"], Y, dense, ec.icp_iterations)
     for n in sorted({*ec.steps_ablation, dc.test_steps}):
         for noise in (0, 1):
+            if n == dc.test_steps and noise:  # the headline run, same noise draws
+                H[f"diff_s{n}_noise1"] = H["diff"]
+                continue
             st = diffusion.reverse_steps(alpha_bar, n)
             H[f"diff_s{n}_noise{noise}"] = reverse(
                 diff_net, X, Y, st, sigma if noise else None, cfg.seed

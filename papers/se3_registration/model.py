@@ -93,10 +93,21 @@ def weighted_procrustes(src: torch.Tensor, dst: torch.Tensor, w: torch.Tensor) -
 
 
 class Surrogate(nn.Module):
-    """(model points X moved by the current pose, observed points Y) -> correction dH."""
+    """(model points X moved by the current pose, observed points Y) -> correction dH.
+
+    Match scores: feature similarity times a learned inverse temperature, minus a learned
+    weight times the squared distance (in units of ``length_scale``), as in RPM's soft
+    assignment; ``spatial = 0`` leaves the distance term out.
+    """
 
     def __init__(
-        self, width: int, k: int, heads: int, length_scale: float, temperature: float = 1.0
+        self,
+        width: int,
+        k: int,
+        heads: int,
+        length_scale: float,
+        temperature: float = 1.0,
+        spatial: float = 0.0,
     ) -> None:
         super().__init__()
         self.length_scale = length_scale
@@ -104,12 +115,18 @@ class Surrogate(nn.Module):
         self.block = CrossBlock(width, heads)
         self.weight_head = nn.Linear(width, 1)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
+        self.log_spatial = nn.Parameter(torch.tensor(math.log(spatial))) if spatial > 0 else None
 
     def forward(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         fx, fy = self.features(X / self.length_scale), self.features(Y / self.length_scale)
         px, py = self.block(fx, fy), self.block(fy, fx)
         scale = self.log_temperature.exp() / math.sqrt(px.shape[-1])
-        match = torch.softmax((py * scale) @ px.transpose(1, 2), dim=-1)  # (B, N_obs, N_model)
+        logits = (py * scale) @ px.transpose(1, 2)  # (B, N_obs, N_model)
+        if self.log_spatial is not None:
+            logits = (
+                logits - self.log_spatial.exp() * torch.cdist(Y, X).square() / self.length_scale**2
+            )
+        match = torch.softmax(logits, dim=-1)
         w = torch.softmax(self.weight_head(py)[..., 0], dim=-1)
         return weighted_procrustes(match @ X, Y, w)
 

@@ -52,7 +52,8 @@ class ModelConfig:
     n_obs: int = 128  # observed points per sample
     n_model: int = 256  # model points per sample
     length_scale: float = 0.1  # metres; coordinates are divided by it
-    temperature: float = 1.0  # initial inverse temperature of the correspondence softmax
+    temperature: float = 5.0  # initial inverse temperature of the correspondence softmax
+    spatial: float = 10.0  # initial weight of the squared-distance term of the match scores
 
 
 @dataclass

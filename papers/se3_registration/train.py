@@ -37,7 +37,7 @@ LOG_EVERY = 50
 
 def build_net(cfg: DictConfig) -> Surrogate:
     mc = cfg.model
-    return Surrogate(mc.width, mc.k, mc.heads, mc.length_scale, mc.temperature)
+    return Surrogate(mc.width, mc.k, mc.heads, mc.length_scale, mc.temperature, mc.spatial)
 
 
 def poses(split: dict, idx: np.ndarray) -> torch.Tensor:
