@@ -35,6 +35,7 @@ from papers.se3_registration.model import denoiser
 from papers.se3_registration.train import load_net, poses, sample_clouds
 
 CHUNK = 50  # test samples per forward pass
+DENOISE_T = (200, 160, 120, 80, 40, 10)  # noise levels of the one-call denoising check
 TEST_SUBSET_SEED = 1  # the test clouds' subsets depend on the dataset seed only
 
 
@@ -59,6 +60,29 @@ def reverse(net, X, Y, steps, sigma, seed: int) -> torch.Tensor:
             den = denoiser(net, X[s : s + CHUNK], Y[s : s + CHUNK])
             out.append(diffusion.sample(den, len(X[s : s + CHUNK]), steps, sigma, gen)[0])
     return torch.cat(out)
+
+
+def one_call(net, X, Y, H_in) -> torch.Tensor:
+    """H0hat of one network call from the poses H_in, in chunks."""
+    with torch.no_grad():
+        return torch.cat([
+            denoiser(net, X[s : s + CHUNK], Y[s : s + CHUNK])(H_in[s : s + CHUNK], 0)
+            for s in range(0, len(X), CHUNK)
+        ])  # fmt: skip
+
+
+def denoising(nets: dict, X, Y, H0, alpha_bar, sigma, seed: int) -> dict[str, float]:
+    """Median rotation error before and after one call from forward-process poses H_t."""
+    out = {}
+    for t in (t for t in DENOISE_T if t < len(alpha_bar)):
+        gen = torch.Generator().manual_seed(seed * 1000 + t)
+        ab = torch.full((len(X),), float(alpha_bar[t]), dtype=torch.float64)
+        H_t = diffusion.q_sample(H0, ab, sigma, gen)
+        out[f"denoise_t{t}_in_deg"] = float(np.median(rotation_error_deg(H_t, H0)))
+        for name, net in nets.items():
+            H = one_call(net, X, Y, H_t)
+            out[f"{name}_denoise_t{t}_out_deg"] = float(np.median(rotation_error_deg(H, H0)))
+    return out
 
 
 def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
@@ -104,7 +128,10 @@ def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
                 diff_net, X, Y, st, sigma if noise else None, cfg.seed
             )
 
-    metrics, arrays = {}, {"diameter": diam, "obj": obj}
+    train_sigma = diffusion.scales(dc.sigma_r, dc.sigma_t)
+    nets = {"dcp": surrogate, "diff": diff_net}
+    metrics = denoising(nets, X, Y, H0, alpha_bar, train_sigma, cfg.seed)
+    arrays = {"diameter": diam, "obj": obj}
     for name, Hp in H.items():
         rot, trans = rotation_error_deg(Hp, H0), translation_error_cm(Hp, H0)
         add = add_error(Hp, H0, dense, sym)

@@ -11,7 +11,7 @@ def test_se3_registration_smoke_pipeline(smoke_dag):
         assert claim in text
     assert "released, squared" in text and "diameter / 200 mm" in text
     out = smoke_dag / "results/smoke/se3_registration"
-    for stem in ("steps", "cdf", "examples", "training"):
+    for stem in ("steps", "cdf", "examples", "denoise", "training"):
         assert (out / "figures" / f"{stem}.png").exists() and (
             out / "figures" / f"{stem}.json"
         ).exists()
