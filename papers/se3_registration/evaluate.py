@@ -32,7 +32,7 @@ from papers.se3_registration.metrics import (
     translation_error_cm,
 )
 from papers.se3_registration.model import denoiser
-from papers.se3_registration.train import load_net, poses, sample_clouds
+from papers.se3_registration.train import DEVICE, load_net, poses, sample_clouds
 
 CHUNK = 50  # test samples per forward pass
 DENOISE_T = (200, 160, 120, 80, 40, 10)  # noise levels of the one-call denoising check
@@ -57,18 +57,19 @@ def reverse(net, X, Y, steps, sigma, seed: int) -> torch.Tensor:
     out = []
     with torch.no_grad():
         for s in range(0, len(X), CHUNK):
-            den = denoiser(net, X[s : s + CHUNK], Y[s : s + CHUNK])
+            den = denoiser(net, X[s : s + CHUNK].to(DEVICE), Y[s : s + CHUNK].to(DEVICE))
             out.append(diffusion.sample(den, len(X[s : s + CHUNK]), steps, sigma, gen)[0])
     return torch.cat(out)
 
 
 def one_call(net, X, Y, H_in) -> torch.Tensor:
     """H0hat of one network call from the poses H_in, in chunks."""
+    out = []
     with torch.no_grad():
-        return torch.cat([
-            denoiser(net, X[s : s + CHUNK], Y[s : s + CHUNK])(H_in[s : s + CHUNK], 0)
-            for s in range(0, len(X), CHUNK)
-        ])  # fmt: skip
+        for s in range(0, len(X), CHUNK):
+            den = denoiser(net, X[s : s + CHUNK].to(DEVICE), Y[s : s + CHUNK].to(DEVICE))
+            out.append(den(H_in[s : s + CHUNK], 0))
+    return torch.cat(out)
 
 
 def denoising(nets: dict, X, Y, H0, alpha_bar, sigma, seed: int) -> dict[str, float]:

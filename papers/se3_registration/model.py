@@ -132,11 +132,14 @@ class Surrogate(nn.Module):
 
 
 def denoiser(net: Surrogate, X: torch.Tensor, Y: torch.Tensor):
-    """The reverse process's denoiser: H0hat = dH H_t, dH from (H_t X, Y); poses in float64."""
+    """The reverse process's denoiser: H0hat = dH H_t, dH from (H_t X, Y); poses in float64.
+
+    The network runs on the device of X and Y; poses stay on theirs (the CPU).
+    """
 
     def predict(H: torch.Tensor, t: int) -> torch.Tensor:
-        dH = net(lie.transform(H.to(X.dtype), X), Y)
-        return dH.double() @ H
+        dH = net(lie.transform(H.to(X.device, X.dtype), X), Y)
+        return dH.to(H.device, H.dtype) @ H
 
     return predict
 

@@ -32,6 +32,7 @@ from papers.se3_registration.data import load
 from papers.se3_registration.model import Surrogate, denoiser, point_l1
 
 KINDS = ("surrogate", "diffusion")
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the network's device
 LOG_EVERY = 50
 
 
@@ -93,7 +94,7 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
     train_set, _, models = load(data_dir)
     n_train = len(train_set["obs"])
     steps = math.ceil(tc.epochs * n_train / tc.batch_size) if tc.epochs > 0 else int(tc.steps)
-    net = build_net(cfg)
+    net = build_net(cfg).to(DEVICE)
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
     alpha_bar = diffusion.cosine_alpha_bar(cfg.diffusion.T, cfg.diffusion.cosine_s)
 
@@ -114,7 +115,7 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
         X, Y = sample_clouds(train_set, models, idx, mc.n_obs, mc.n_model, rng)
         H0 = poses(train_set, idx)
         H_in = noisy_inputs(cfg, kind, H0, alpha_bar, gen, rng)
-        H0hat = denoiser(net, X, Y)(H_in, 0)
+        H0hat = denoiser(net, X.to(DEVICE), Y.to(DEVICE))(H_in, 0)
         loss = point_l1(H0hat, H0, X.double())
         opt.zero_grad()
         loss.backward()
@@ -140,9 +141,9 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
 
 def state_arrays(net: Surrogate, opt: torch.optim.Optimizer) -> dict[str, np.ndarray]:
     """Weights and Adam moments as a flat dict of arrays (for common.checkpoint)."""
-    arrays = {f"net/{k}": v.detach().numpy() for k, v in net.state_dict().items()}
+    arrays = {f"net/{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     for i, state in opt.state_dict()["state"].items():
-        arrays |= {f"opt/{i}/{k}": v.detach().numpy() for k, v in state.items()}
+        arrays |= {f"opt/{i}/{k}": v.detach().cpu().numpy() for k, v in state.items()}
     return arrays
 
 
@@ -161,8 +162,8 @@ def load_net(cfg: DictConfig, path: Path) -> Surrogate:
     if not path.exists():
         raise FileNotFoundError(f"missing weights {path} (run the train rule first)")
     net = build_net(cfg)
-    net.load_state_dict(torch.load(path, weights_only=True))
-    return net.eval()
+    net.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+    return net.to(DEVICE).eval()
 
 
 @entry_point("se3_registration")
