@@ -1,0 +1,180 @@
+"""Evaluate ICP, the surrogate alone (DCP), the diffusion (Diff-DCP), each + ICP, and the ablations.
+
+python -m papers.se3_registration.evaluate scale=cpu seed=0 run.data_dir=<data> \
+    run.out_dir=results/cpu/se3_registration/seed0
+Reads ``<out_dir>/{surrogate,diffusion}/weights.pt``; writes ``metrics.json`` (per method:
+median errors, recalls at 5/10/20 deg and 1/2/5 cm scaled to object size, the released
+squared-translation variant, ADD(-S)) and ``errors.npz`` (per-sample errors, the step
+ablation, a few examples for the qualitative figure).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import trimesh
+from omegaconf import DictConfig
+
+from common import provenance
+from common.config import config_hash, entry_point
+from common.io import save_npz, write_metrics
+from common.seeding import seed_everything
+from common.threads import set_threads
+from papers.se3_registration import diffusion, lie
+from papers.se3_registration.data import load
+from papers.se3_registration.metrics import (
+    add_error,
+    rotation_error_deg,
+    summarise,
+    translation_error_cm,
+)
+from papers.se3_registration.model import denoiser
+from papers.se3_registration.train import DEVICE, load_net, poses, sample_clouds
+
+CHUNK = 50  # test samples per forward pass
+DENOISE_T = (200, 160, 120, 80, 40, 10)  # noise levels of the one-call denoising check
+TEST_SUBSET_SEED = 1  # the test clouds' subsets depend on the dataset seed only
+
+
+def icp(H_init: torch.Tensor, Y: torch.Tensor, model_points: np.ndarray, iterations: int):
+    """Refine poses with trimesh's ICP: observed points onto the model's surface samples."""
+    out = []
+    for H, y, pts in zip(H_init.numpy(), Y.double().numpy(), model_points, strict=True):
+        M, _, _ = trimesh.registration.icp(
+            y, pts, initial=np.linalg.inv(H), max_iterations=iterations,
+            threshold=1e-7, reflection=False, scale=False,
+        )  # fmt: skip
+        out.append(np.linalg.inv(M))
+    return torch.from_numpy(np.asarray(out))
+
+
+def reverse(net, X, Y, steps, sigma, seed: int) -> torch.Tensor:
+    """Reverse process of the diffusion model on every test sample, in chunks."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(X), CHUNK):
+            den = denoiser(net, X[s : s + CHUNK].to(DEVICE), Y[s : s + CHUNK].to(DEVICE))
+            out.append(diffusion.sample(den, len(X[s : s + CHUNK]), steps, sigma, gen)[0])
+    return torch.cat(out)
+
+
+def one_call(net, X, Y, H_in) -> torch.Tensor:
+    """H0hat of one network call from the poses H_in, in chunks."""
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(X), CHUNK):
+            den = denoiser(net, X[s : s + CHUNK].to(DEVICE), Y[s : s + CHUNK].to(DEVICE))
+            out.append(den(H_in[s : s + CHUNK], 0))
+    return torch.cat(out)
+
+
+def denoising(nets: dict, X, Y, H0, alpha_bar, sigma, seed: int) -> dict[str, float]:
+    """Median rotation error before and after one call from forward-process poses H_t."""
+    out = {}
+    for t in (t for t in DENOISE_T if t < len(alpha_bar)):
+        gen = torch.Generator().manual_seed(seed * 1000 + t)
+        ab = torch.full((len(X),), float(alpha_bar[t]), dtype=torch.float64)
+        H_t = diffusion.q_sample(H0, ab, sigma, gen)
+        out[f"denoise_t{t}_in_deg"] = float(np.median(rotation_error_deg(H_t, H0)))
+        for name, net in nets.items():
+            H = one_call(net, X, Y, H_t)
+            out[f"{name}_denoise_t{t}_out_deg"] = float(np.median(rotation_error_deg(H, H0)))
+    return out
+
+
+def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
+    """(metrics, arrays) of one seed."""
+    ec, dc, mc = cfg.eval, cfg.diffusion, cfg.model
+    _, test, models = load(data_dir)
+    rng = np.random.default_rng([cfg.data.seed, TEST_SUBSET_SEED])
+    idx = np.arange(len(test["obs"]))
+    X, Y = sample_clouds(test, models, idx, mc.n_obs, mc.n_model, rng)
+    H0 = poses(test, idx)
+    obj = test["obj"]
+    dense = models["points"][obj].astype(np.float64)
+    diam, sym = models["diameter"][obj], models["symmetric"][obj]
+    surrogate = load_net(cfg, run / "surrogate" / "weights.pt")
+    diff_net = load_net(cfg, run / "diffusion" / "weights.pt")
+    alpha_bar = diffusion.cosine_alpha_bar(dc.T, dc.cosine_s)
+    sigma = diffusion.scales(dc.test_sigma_r, dc.test_sigma_t)
+
+    timings = {}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        H = fn()
+        timings[name] = (time.perf_counter() - t0) / len(X)
+        return H
+
+    identity = lie.identity(len(X))
+    steps = diffusion.reverse_steps(alpha_bar, dc.test_steps)
+    H = {"icp": timed("icp", lambda: icp(identity, Y, dense, ec.icp_iterations))}
+    H["dcp"] = timed(
+        "dcp", lambda: reverse(surrogate, X, Y, diffusion.reverse_steps(alpha_bar, 1), None, 0)
+    )
+    H["dcp_icp"] = icp(H["dcp"], Y, dense, ec.icp_iterations)
+    H["diff"] = timed("diff", lambda: reverse(diff_net, X, Y, steps, sigma, cfg.seed))
+    H["diff_icp"] = icp(H["diff"], Y, dense, ec.icp_iterations)
+    for n in sorted({*ec.steps_ablation, dc.test_steps}):
+        for noise in (0, 1):
+            if n == dc.test_steps and noise:  # the headline run, same noise draws
+                H[f"diff_s{n}_noise1"] = H["diff"]
+                continue
+            st = diffusion.reverse_steps(alpha_bar, n)
+            H[f"diff_s{n}_noise{noise}"] = reverse(
+                diff_net, X, Y, st, sigma if noise else None, cfg.seed
+            )
+
+    train_sigma = diffusion.scales(dc.sigma_r, dc.sigma_t)
+    nets = {"dcp": surrogate, "diff": diff_net}
+    metrics = denoising(nets, X, Y, H0, alpha_bar, train_sigma, cfg.seed)
+    arrays = {"diameter": diam, "obj": obj}
+    for name, Hp in H.items():
+        rot, trans = rotation_error_deg(Hp, H0), translation_error_cm(Hp, H0)
+        add = add_error(Hp, H0, dense, sym)
+        metrics |= summarise(name, rot, trans, add, diam, ec)
+        arrays |= {f"{name}/rot_deg": rot, f"{name}/trans_cm": trans, f"{name}/add_m": add}
+    m = metrics
+    head = dc.test_steps
+    metrics |= {
+        "diff_vs_dcp_rot_median_reduction": 1 - m["diff_rot_median_deg"] / m["dcp_rot_median_deg"],
+        "diff_minus_dcp_recall_rot5": m["diff_recall_rot5"] - m["dcp_recall_rot5"],
+        "diff1_over_dcp_rot_median": m["diff_s1_noise1_rot_median_deg"] / m["dcp_rot_median_deg"],
+        "diff_steps_rot_median_change_deg": m[f"diff_s{head}_noise1_rot_median_deg"]
+        - m["diff_s1_noise1_rot_median_deg"],
+        "n_test": len(X),
+    }
+    metrics |= {f"{k}_s_per_sample": v for k, v in timings.items()}
+    ex = np.arange(min(ec.n_examples, len(X)))
+    arrays |= {
+        "examples/X": X[ex].numpy(),
+        "examples/Y": Y[ex].numpy(),
+        "examples/H0": H0[ex].numpy(),
+    }
+    arrays |= {f"examples/{k}": H[k][ex].numpy() for k in ("icp", "dcp", "diff")}
+    return metrics, arrays
+
+
+@entry_point("se3_registration")
+def main(cfg: DictConfig) -> None:
+    set_threads(cfg.run.threads)
+    torch.set_num_threads(cfg.run.threads)
+    seed_everything(cfg.seed)
+    run, t0 = Path(cfg.run.out_dir), time.perf_counter()
+    metrics, arrays = evaluate(cfg, run, Path(cfg.run.data_dir))
+    save_npz(run / "errors.npz", **arrays)
+    meta = provenance.collect(config_hash(cfg), cfg.seed, time.perf_counter() - t0)
+    write_metrics(run / "metrics.json", metrics, meta)
+    for name in ("icp", "dcp", "dcp_icp", "diff", "diff_icp"):
+        print(
+            f"{name:9s} median rot {metrics[f'{name}_rot_median_deg']:.2f} deg, "
+            f"recall@5deg {metrics[f'{name}_recall_rot5']:.1f}%, ADD {metrics[f'{name}_add']:.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()
