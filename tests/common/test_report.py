@@ -67,7 +67,7 @@ def paper(tmp_path):
     bench.mkdir()
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     for job, secs in (("train_toy_seed0", 12.0), ("evaluate_toy", 30.5)):
-        row = f"{secs}\t0:00:{int(secs):02d}\t150.2\t300\t140\t145\t0\t1\t50\t{secs}\n"
+        row = f"{secs}\t0:00:{int(secs):02d}\t150.2\t300\t140\t145\t0\t1\t50\t{secs / 2}\n"
         (bench / f"{job}.tsv").write_text(header + row)
     return root, results
 
@@ -83,7 +83,7 @@ def test_paper_report(paper, tmp_path):
     for expected in ("A Toy Paper", "T1", "T2", "PASS", "FAIL", "undertrained on CPU",
                      "0.02 ± 0.01 (n=3)", "Loss curve of the toy model.", "papers/toy/figures.py",
                      "0123456789ab", "Error per width.", "0.3333", "train_toy_seed0",
-                     "42.5 s", "Smaller model"):  # fmt: skip
+                     "42.5 s wall", "21.2 s CPU", "Smaller model"):  # fmt: skip
         assert expected in text, expected
     assert "0.333333" not in text
     assert not [p for p in out.parent.iterdir() if p.name != "toy.pdf"]  # no temp file left
