@@ -54,7 +54,8 @@ def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size
             spans.append((len(p) - 1, len(p) - 1 + len(c)))  # positions predicting c
         ids, attention = pad_batch(seqs, tokenizer.pad_token_id)
         with torch.no_grad():
-            logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
+            out = model(input_ids=ids.to(model.device), attention_mask=attention.to(model.device))
+            logits = out.logits[:, :-1].float().cpu()
         target = ids[:, 1:]
         token_lp = torch.log_softmax(logits, -1).gather(-1, target[..., None])[..., 0]
         hit = logits.argmax(-1) == target
@@ -108,7 +109,10 @@ def fill_in(model, tokenizer, examples: list[Example], field: str, batch_size: i
             ids[row, a:b] = tokenizer.mask_token_id
         for k in range(max(b - a for a, b in spans)):
             with torch.no_grad():
-                pred = model(input_ids=ids, attention_mask=attention).logits.argmax(-1)
+                out = model(
+                    input_ids=ids.to(model.device), attention_mask=attention.to(model.device)
+                )
+                pred = out.logits.argmax(-1).cpu()
             for row, (a, b) in enumerate(spans):
                 if a + k < b:
                     ids[row, a + k] = pred[row, a + k]

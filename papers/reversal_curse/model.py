@@ -92,5 +92,8 @@ def load_run(run_dir: str | Path, variant: str):
     if not path.is_dir():
         raise UserError(f"missing trained model {path} (run papers.reversal_curse.train first)")
     auto = AutoModelForCausalLM if variant in DECODERS else AutoModelForMaskedLM
+    import torch
+
     model = auto.from_pretrained(path, local_files_only=True)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     return model.eval(), AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -36,7 +36,8 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = MISSING  # optimizer steps (cpu) ; 0 with epochs > 0: epochs x batches
+    steps: int = MISSING  # optimizer steps; 0 with epochs > 0: epochs x batches
+    encoder_steps: int = 0  # optimizer steps of the encoder variants; 0: train.steps
     epochs: int = 0
     batch_size: int = 32
     lr: float = 1e-3

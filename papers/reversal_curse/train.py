@@ -39,6 +39,7 @@ def validate(cfg: DictConfig) -> None:
         "variant": (cfg.variant in VARIANTS, f"must be one of {', '.join(VARIANTS)}"),
         "train.steps": (tc.steps >= 0 and (tc.steps > 0 or tc.epochs > 0),
                         "must be >= 1 (or 0 with train.epochs >= 1)"),
+        "train.encoder_steps": (tc.encoder_steps >= 0, "must be >= 0"),
         "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
         "train.lr": (tc.lr > 0, "must be > 0"),
         "train.mask_rate": (0 < tc.mask_rate < 1, "must be in (0, 1)"),
@@ -145,8 +146,10 @@ def train(cfg: DictConfig, data_dir: Path):
         model = build_model(cfg, tokenizer)
     docs = encode(tokenizer, texts, cfg.model.max_len)
     per_epoch = math.ceil(len(docs) / tc.batch_size)
-    steps = tc.steps or tc.epochs * per_epoch
     decoder = cfg.variant in DECODERS
+    steps = (tc.steps if decoder else tc.encoder_steps or tc.steps) or tc.epochs * per_epoch
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, min(tc.warmup, steps // 10), steps)
@@ -168,7 +171,8 @@ def train(cfg: DictConfig, data_dir: Path):
             )
             bert_rule = cfg.variant == "enc_fixed"
             inputs, labels = mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule)
-        loss = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
+        tensors = {"input_ids": inputs, "attention_mask": attention, "labels": labels}
+        loss = model(**{k: v.to(device) for k, v in tensors.items()}).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -177,6 +181,7 @@ def train(cfg: DictConfig, data_dir: Path):
         if step % LOG_EVERY == 0 or step == steps:
             rows.append({"step": step, "loss": float(np.mean(acc))})
             acc = []
+    model.cpu()
     summary = {
         "variant": cfg.variant, "steps": steps, "documents": len(docs),
         "vocab_size": len(tokenizer), "parameters": sum(p.numel() for p in model.parameters()),

@@ -105,3 +105,27 @@ def test_pretrained_source_local_first(tmp_path):
     assert pretrained_source("org/model", download=True) == ("org/model", False)
     with pytest.raises(UserError, match="download=false"):
         pretrained_source("org/model", download=False)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("variant=gpt", "variant must be one of"), ("train.lr=0", "train.lr must be > 0")],
+)
+def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, capsys, override, message):
+    from papers.reversal_curse.train import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["scale=smoke", override, f"data_dir={tmp_path}", f"run.out_dir={out}"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_data_is_one_line(tmp_path, capsys):
+    from papers.reversal_curse.data import main
+
+    with pytest.raises(SystemExit):
+        main(["scale=paper", f"data.dir={tmp_path / 'nowhere'}", f"run.out_dir={tmp_path / 'o'}"])
+    assert "is not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
