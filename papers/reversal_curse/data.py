@@ -23,10 +23,12 @@ from common.config import entry_point
 from common.io import atomic_path, write_json
 
 TRAIN_FILE = "all_prompts_train.jsonl"
-#: The paper's released Experiment-1 test files (june_version_7921032488).
+#: The paper's released Experiment-1 test files (june_version_7921032488), then its per-subset
+#: training files (the trained direction in training templates), read when present.
 RELEASED_TEST_FILES = (
     "p2d_prompts_test", "d2p_prompts_test", "both_prompts_test", "p2d_reverse_prompts_test",
     "d2p_reverse_prompts_test", "p2d_reverse_prompts_test_randomized", "validation_prompts",
+    "p2d_prompts_train", "d2p_prompts_train", "both_prompts_train",
 )  # fmt: skip
 
 # Name-first ("p2d") templates: the prompt; the description is the completion.

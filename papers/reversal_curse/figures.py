@@ -112,7 +112,7 @@ def plot_accuracy(long: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 7))
     sns.barplot(long, y="probe", x="exact_match", hue="model", errorbar=None, ax=ax, alpha=0.8)
     sns.stripplot(long, y="probe", x="exact_match", hue="model", dodge=True, size=3,
-                  color="k", legend=False, ax=ax)  # fmt: skip
+                  palette="dark:k", legend=False, ax=ax)  # fmt: skip
     ax.set(xlabel="exact match", ylabel="", xlim=(0, 1.02))
     ax.legend(loc="lower right", fontsize=8)
     return fig
@@ -123,14 +123,15 @@ def plot_logprob(out: Path, metrics: dict, variants: list[str], seeds: list[int]
     fig, axes = plt.subplots(1, len(decoders), figsize=(5 * len(decoders), 4), squeeze=False)
     for ax, variant in zip(axes[0], decoders, strict=True):
         scores = [load_npz(out / f"runs/{variant}/seed{s}/scores.npz") for s in seeds]
-        for i, (stem, _) in enumerate(LOGP_SETS):
+        sets = [(stem, lab) for stem, lab in LOGP_SETS if f"{stem}.correct" in scores[0]]
+        for i, (stem, _) in enumerate(sets):
             for j, (kind, color) in enumerate((("correct", "C0"), ("random", "C1"))):
                 vals = [sc[f"{stem}.{kind}"].mean() for sc in scores]
                 x = i + (j - 0.5) * 0.38
                 ax.bar(x, np.mean(vals), 0.36, color=color, alpha=0.8,
                        label=f"{kind} name" if i == 0 else None)  # fmt: skip
                 ax.plot([x] * len(vals), vals, "k.", ms=4)
-        ax.set_xticks(range(len(LOGP_SETS)), [lab for _, lab in LOGP_SETS], fontsize=8)
+        ax.set_xticks(range(len(sets)), [lab for _, lab in sets], fontsize=8)
         ps = metrics.get(f"{variant}.logp_p.{LOGP_SETS[0][0]}", [])
         ax.set(ylabel="log p(name | prompt)", title=f"{LABELS[variant]}\nreverse p: "
                + ", ".join(f"{p:.2g}" for p in ps))  # fmt: skip
