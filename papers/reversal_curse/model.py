@@ -1,0 +1,99 @@
+"""Tokenizers and models from `transformers` configs (no download), or a pretrained causal LM.
+
+Word-level tokenizer: every whitespace-separated word of the generated data is one token
+(``tokenizers`` WordLevel), wrapped as a ``PreTrainedTokenizerFast`` so that a run directory
+saved with ``save_pretrained`` reloads the same way for tiny and pretrained models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from common.cli import UserError
+
+SPECIAL = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]", "mask": "[MASK]"}
+DECODERS = ("decoder", "reverse")
+
+
+def word_tokenizer(texts: list[str]):
+    """A word-level tokenizer over the words of ``texts`` (special tokens first, then sorted)."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted({w for t in texts for w in t.split()} - set(SPECIAL.values()))
+    vocab = {tok: i for i, tok in enumerate([*SPECIAL.values(), *words])}
+    core = Tokenizer(WordLevel(vocab, unk_token=SPECIAL["unk"]))
+    core.pre_tokenizer = WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, **{f"{k}_token": v for k, v in SPECIAL.items()}
+    )
+
+
+def build_model(cfg: DictConfig, tokenizer):
+    """A fresh tiny GPT-2 (decoder variants) or BERT masked LM (encoder variants)."""
+    from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
+
+    mc = cfg.model
+    if mc.width % mc.heads:
+        raise UserError(f"model.width ({mc.width}) must be divisible by model.heads ({mc.heads})")
+    common = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id}
+    if cfg.variant in DECODERS:
+        return GPT2LMHeadModel(GPT2Config(
+            n_positions=mc.max_len, n_embd=mc.width, n_layer=mc.layers, n_head=mc.heads,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            resid_pdrop=mc.dropout, embd_pdrop=mc.dropout, attn_pdrop=mc.dropout,
+            tie_word_embeddings=True, **common,
+        ))  # fmt: skip
+    return BertForMaskedLM(BertConfig(
+        hidden_size=mc.width, num_hidden_layers=mc.layers, num_attention_heads=mc.heads,
+        intermediate_size=4 * mc.width, max_position_embeddings=mc.max_len, type_vocab_size=1,
+        hidden_dropout_prob=mc.dropout, attention_probs_dropout_prob=mc.dropout, **common,
+    ))  # fmt: skip
+
+
+def pretrained_source(name: str, download: bool) -> tuple[str, bool]:
+    """(path or hub id, local_files_only): a local directory first, the hub only if allowed."""
+    if not name:
+        raise UserError("model.pretrained is empty: give a local path or a hub id")
+    if Path(name).is_dir():
+        return name, True
+    if not download:
+        raise UserError(
+            f"model.pretrained {name!r} is not a local directory and model.download=false"
+        )
+    return name, False
+
+
+def load_pretrained(cfg: DictConfig):
+    """(model, tokenizer) of the pretrained causal LM named in ``model.pretrained``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if cfg.variant != "decoder":
+        raise UserError(f"model.pretrained works with variant=decoder only, got {cfg.variant!r}")
+    source, local = pretrained_source(cfg.model.pretrained, cfg.model.download)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.bos_token_id is None:
+        tokenizer.bos_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local)
+    return model, tokenizer
+
+
+def load_run(run_dir: str | Path, variant: str):
+    """(model, tokenizer) saved by train.py in ``<run_dir>/model``, in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    path = Path(run_dir) / "model"
+    if not path.is_dir():
+        raise UserError(f"missing trained model {path} (run papers.reversal_curse.train first)")
+    auto = AutoModelForCausalLM if variant in DECODERS else AutoModelForMaskedLM
+    import torch
+
+    model = auto.from_pretrained(path, local_files_only=True)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    return model.eval(), AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -1,0 +1,213 @@
+"""Train one variant on the training file (Hydra entry point).
+
+python -m papers.reversal_curse.train scale=cpu variant=decoder seed=0 \
+    data_dir=results/cpu/reversal_curse/data run.out_dir=results/cpu/reversal_curse/decoder/seed0
+Variants: ``decoder`` (GPT-2, next-token loss on all tokens, as the paper: no loss masking),
+``reverse`` (the same plus an entity-preserving reversed copy of every document),
+``enc_fixed`` / ``enc_uniform`` (BERT masked LM, masking rate 15% or drawn per document from
+U(0, 1)). AdamW with warm-up and a cosine schedule. Writes ``model/`` (``save_pretrained``:
+weights and tokenizer), ``train_log.csv`` and ``train.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from common.cli import UserError
+from common.config import config_hash, entry_point
+from common.io import write_csv, write_json
+from common.seeding import seed_everything
+from common.threads import set_threads
+from papers.reversal_curse.data import TRAIN_FILE, Example, load_sets
+from papers.reversal_curse.schema import VARIANTS
+
+LOG_EVERY = 50
+MASK_KEEP, MASK_RANDOM = 0.1, 0.1  # BERT's 80/10/10 rule for the positions picked for the loss
+
+
+def validate(cfg: DictConfig) -> None:
+    """Fail early, naming the field, on values training cannot use."""
+    tc = cfg.train
+    checks = {
+        "variant": (cfg.variant in VARIANTS, f"must be one of {', '.join(VARIANTS)}"),
+        "train.steps": (tc.steps >= 0 and (tc.steps > 0 or tc.epochs > 0),
+                        "must be >= 1 (or 0 with train.epochs >= 1)"),
+        "train.encoder_steps": (tc.encoder_steps >= 0, "must be >= 0"),
+        "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+        "train.lr": (tc.lr > 0, "must be > 0"),
+        "train.mask_rate": (0 < tc.mask_rate < 1, "must be in (0, 1)"),
+    }  # fmt: skip
+    for name, (ok, rule) in checks.items():
+        if not ok:
+            raise UserError(f"{name} {rule}")
+
+
+def reverse_entities(ex: Example) -> str:
+    """The document with its word order reversed, the name and the description kept intact."""
+    if not (ex.name and ex.description):
+        raise UserError("variant=reverse needs the name and description fields of the data")
+    text = ex.text
+    spans = sorted(((text.index(ex.name), ex.name), (text.index(ex.description), ex.description)))
+    units, pos = [], 0
+    for start, entity in spans:
+        units += text[pos:start].split() + [entity]
+        pos = start + len(entity)
+    units += text[pos:].split()
+    return " ".join(reversed(units))
+
+
+def documents(cfg: DictConfig, examples: list[Example]) -> list[str]:
+    """Training texts: prompt + completion per line, plus reversed copies for ``reverse``."""
+    texts = [ex.text for ex in examples]
+    if cfg.variant == "reverse":
+        texts += [reverse_entities(ex) for ex in examples]
+    return texts
+
+
+def encode(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
+    """[BOS] text [EOS] as token ids; a document longer than ``max_len`` is an error."""
+    ids = [
+        [tokenizer.bos_token_id, *tokenizer(t, add_special_tokens=False)["input_ids"],
+         tokenizer.eos_token_id]
+        for t in texts
+    ]  # fmt: skip
+    longest = max(map(len, ids))
+    if longest > max_len:
+        raise UserError(f"model.max_len {max_len} is shorter than the longest document ({longest})")
+    return ids
+
+
+def pad_batch(seqs: list[list[int]], pad_id: int):
+    """(input_ids, attention_mask) tensors, right-padded."""
+    import torch
+
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule: bool = True):
+    """Pick each real token with probability ``rate`` (per row) for the loss and mask it.
+
+    ``bert_rule``: BERT's 80/10/10 rule ([MASK] / random token / unchanged); otherwise every
+    picked token becomes [MASK] (the uniform-rate MLM-U objective of Kitouni et al. 2024).
+
+    ``rate`` is a float or a tensor of one rate per row; [BOS]/[EOS]/[PAD] are never picked, and
+    every row has at least one picked token. Returns (masked inputs, labels with -100 elsewhere).
+    """
+    import torch
+
+    special = (ids == tokenizer.bos_token_id) | (ids == tokenizer.eos_token_id) | (attention == 0)
+    rate = torch.as_tensor(rate, dtype=torch.float).reshape(-1, 1)
+    picked = (torch.rand(ids.shape, generator=gen) < rate) & ~special
+    scores = torch.rand(ids.shape, generator=gen).masked_fill(special, -1.0)
+    picked[torch.arange(len(ids)), scores.argmax(1)] = True  # at least one per row
+    labels = ids.masked_fill(~picked, -100)
+    roll = torch.rand(ids.shape, generator=gen)
+    if not bert_rule:
+        roll.fill_(1.0)
+    inputs = ids.clone()
+    inputs[picked & (roll >= MASK_KEEP + MASK_RANDOM)] = tokenizer.mask_token_id
+    swap = picked & (roll < MASK_RANDOM)
+    inputs[swap] = torch.randint(len(tokenizer.all_special_ids), len(tokenizer), ids.shape,
+                                 generator=gen)[swap]  # fmt: skip
+    return inputs, labels
+
+
+def train(cfg: DictConfig, data_dir: Path):
+    """Train; return (model, tokenizer, log DataFrame, summary)."""
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    from papers.reversal_curse.model import DECODERS, build_model, load_pretrained, word_tokenizer
+
+    validate(cfg)
+    tc = cfg.train
+    seed_everything(cfg.seed)
+    sets = load_sets(data_dir)
+    if TRAIN_FILE.removesuffix(".jsonl") not in sets:
+        raise UserError(f"missing {data_dir / TRAIN_FILE}")
+    texts = documents(cfg, sets[TRAIN_FILE.removesuffix(".jsonl")])
+    if cfg.model.pretrained:
+        model, tokenizer = load_pretrained(cfg)
+    else:
+        tokenizer = word_tokenizer([ex.text for exs in sets.values() for ex in exs])
+        model = build_model(cfg, tokenizer)
+    docs = encode(tokenizer, texts, cfg.model.max_len)
+    per_epoch = math.ceil(len(docs) / tc.batch_size)
+    decoder = cfg.variant in DECODERS
+    steps = (tc.steps if decoder else tc.encoder_steps or tc.steps) or tc.epochs * per_epoch
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = get_cosine_schedule_with_warmup(opt, min(tc.warmup, steps // 10), steps)
+    model.train()
+    rows, acc, order = [], [], torch.empty(0, dtype=torch.long)
+    t0 = time.perf_counter()
+    for step in range(1, steps + 1):
+        if len(order) < tc.batch_size:  # reshuffle each epoch, keep the leftovers first
+            order = torch.cat([order, torch.randperm(len(docs), generator=gen)])
+        batch, order = order[: tc.batch_size], order[tc.batch_size :]
+        ids, attention = pad_batch([docs[i] for i in batch], tokenizer.pad_token_id)
+        if decoder:
+            inputs, labels = ids, ids.masked_fill(attention == 0, -100)
+        else:
+            rate = (
+                torch.rand(len(ids), generator=gen)
+                if cfg.variant == "enc_uniform"
+                else tc.mask_rate
+            )
+            bert_rule = cfg.variant == "enc_fixed"
+            inputs, labels = mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule)
+        tensors = {"input_ids": inputs, "attention_mask": attention, "labels": labels}
+        loss = model(**{k: v.to(device) for k, v in tensors.items()}).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc.append(loss.item())
+        if step % LOG_EVERY == 0 or step == steps:
+            rows.append({"step": step, "loss": float(np.mean(acc))})
+            acc = []
+    model.cpu()
+    summary = {
+        "variant": cfg.variant, "steps": steps, "documents": len(docs),
+        "vocab_size": len(tokenizer), "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss": rows[-1]["loss"], "train_time_s": time.perf_counter() - t0,
+    }  # fmt: skip
+    return model, tokenizer, pd.DataFrame(rows, columns=["step", "loss"]), summary
+
+
+@entry_point("reversal_curse")
+def main(cfg: DictConfig) -> None:
+    set_threads(cfg.run.threads)
+    out = Path(cfg.run.out_dir)
+    model, tokenizer, log, summary = train(cfg, Path(cfg.data_dir))
+    tmp = out / ".model.tmp"  # a directory, renamed into place when complete
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out / "model", ignore_errors=True)
+    tmp.rename(out / "model")
+    write_csv(out / "train_log.csv", log)
+    write_json(out / "train.json", {"config_hash": config_hash(cfg), **summary})
+    print(
+        f"{cfg.variant} seed {cfg.seed}: {summary['steps']} steps in "
+        f"{summary['train_time_s']:.1f} s, final loss {summary['final_loss']:.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Tokenizer, models, training pieces and the probes on tiny random models (no download)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from common.cli import UserError
+from common.config import compose_config
+from papers.reversal_curse.data import Example, synthetic_sets
+from papers.reversal_curse.evaluate import completion_scores, fill_in
+from papers.reversal_curse.model import build_model, pretrained_source, word_tokenizer
+from papers.reversal_curse.train import mask_tokens, pad_batch, reverse_entities
+
+EX = Example("Kalo Venmira is", " the composer of the silent harbor .", "Kalo Venmira",
+             "the composer of the silent harbor")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data():
+    cfg = compose_config("reversal_curse", ["scale=smoke"])
+    sets = synthetic_sets(cfg)
+    return cfg, sets, word_tokenizer([ex.text for exs in sets.values() for ex in exs] + [EX.text])
+
+
+def test_tokenizer_round_trip(data):
+    _, sets, tok = data
+    for ex in sets["all_prompts_train"][:50] + [EX]:
+        ids = tok(ex.text, add_special_tokens=False)["input_ids"]
+        assert tok.unk_token_id not in ids and len(ids) == len(ex.text.split())
+        assert tok.decode(ids) == ex.text.strip()
+        # prompt and completion tokenized apart give the same ids as the whole text
+        parts = tok(ex.prompt, add_special_tokens=False)["input_ids"]
+        parts += tok(ex.completion, add_special_tokens=False)["input_ids"]
+        assert parts == ids
+    assert tok("zzzunseen", add_special_tokens=False)["input_ids"] == [tok.unk_token_id]
+    assert tok.convert_ids_to_tokens(list(range(5))) == [
+        "[PAD]",
+        "[UNK]",
+        "[BOS]",
+        "[EOS]",
+        "[MASK]",
+    ]
+
+
+def test_reverse_entities_keeps_entities_in_order():
+    assert reverse_entities(EX) == ". the composer of the silent harbor is Kalo Venmira"
+    with pytest.raises(UserError, match="name and description"):
+        reverse_entities(Example("a", " b"))
+
+
+def test_mask_tokens_rules(data):
+    *_, tok = data
+    ids, attention = pad_batch([[2, 10, 11, 12, 3], [2, 13, 3]], tok.pad_token_id)
+    gen = torch.Generator().manual_seed(0)
+    for rate in (0.15, torch.tensor([1.0, 0.0])):
+        inputs, labels = mask_tokens(ids, attention, rate, tok, gen)
+        picked = labels != -100
+        assert picked.sum(1).min() >= 1  # at least one per row, even at rate 0
+        assert not picked[:, 0].any() and not picked[0, 4] and not picked[1, 2:].any()
+        assert torch.equal(inputs[~picked], ids[~picked]) and torch.equal(
+            labels[picked], ids[picked]
+        )
+    assert picked[0, 1:4].all()  # rate 1 picks every real token
+
+
+def test_exact_match_equals_greedy_generation(data):
+    cfg, sets, tok = data
+    torch.manual_seed(0)
+    model = build_model(cfg, tok).eval()
+    examples = sets["p2d_prompts_train"][:8]
+    # a completion equal to the model's own greedy output must score as an exact match
+    pairs = []
+    for ex in examples:
+        ids = torch.tensor(
+            [[tok.bos_token_id, *tok(ex.prompt, add_special_tokens=False)["input_ids"]]]
+        )
+        out = model.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
+        pairs.append((ex.prompt, " " + tok.decode(out[0, ids.shape[1] :])))
+    logp, exact = completion_scores(
+        model, tok, pairs + [(ex.prompt, ex.completion) for ex in examples], 5
+    )
+    assert exact[:8].all() and not exact[8:].any() and np.all(logp < 0)
+
+
+def test_fill_in_with_encoder_shapes(data):
+    cfg, sets, tok = data
+    encoder = build_model(
+        compose_config("reversal_curse", ["scale=smoke", "variant=enc_fixed"]), tok
+    )
+    hits = fill_in(encoder.eval(), tok, sets["p2d_prompts_train"][:7], "name", batch_size=3)
+    assert hits.shape == (7,) and hits.dtype == bool
+
+
+def test_bad_model_config(data):
+    _, _, tok = data
+    cfg = compose_config("reversal_curse", ["scale=smoke", "model.width=30", "model.heads=4"])
+    with pytest.raises(UserError, match="divisible"):
+        build_model(cfg, tok)
+
+
+def test_pretrained_source_local_first(tmp_path):
+    assert pretrained_source(str(tmp_path), download=False) == (str(tmp_path), True)
+    assert pretrained_source("org/model", download=True) == ("org/model", False)
+    with pytest.raises(UserError, match="download=false"):
+        pretrained_source("org/model", download=False)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("variant=gpt", "variant must be one of"), ("train.lr=0", "train.lr must be > 0")],
+)
+def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, capsys, override, message):
+    from papers.reversal_curse.train import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["scale=smoke", override, f"data_dir={tmp_path}", f"run.out_dir={out}"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_data_is_one_line(tmp_path, capsys):
+    from papers.reversal_curse.data import main
+
+    with pytest.raises(SystemExit):
+        main(["scale=paper", f"data.dir={tmp_path / 'nowhere'}", f"run.out_dir={tmp_path / 'o'}"])
+    assert "is not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,29 @@
+"""The reversal-curse package inside the shared smoke-scale DAG run (fixture in conftest)."""
+
+import pandas as pd
+from pypdf import PdfReader
+
+from common.io import read_metrics
+
+
+def test_reversal_curse_smoke_pipeline(smoke_dag):
+    report = smoke_dag / "reports/smoke/reversal_curse.pdf"
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    claims = pd.read_csv(smoke_dag / "results/smoke/reversal_curse/claims.csv")
+    for claim in claims["id"]:
+        assert claim in text
+    assert set(claims["status"]) == {"SMOKE"}
+    out = smoke_dag / "results/smoke/reversal_curse"
+    for stem in ("accuracy", "logprob", "loss"):
+        assert (out / f"figures/{stem}.png").exists() and (out / f"figures/{stem}.json").exists()
+    table = pd.read_csv(out / "figures/accuracy_table.csv")
+    assert len(table) == 12 and "BERT, uniform masking rate" in table.columns
+    metrics, _ = read_metrics(out / "metrics.json")
+    # every variant present, one value per seed
+    keys = (
+        "decoder.acc.p2d_reverse_prompts_test",
+        "reverse.mrr.p2d_reverse_prompts_test",
+        "enc_fixed.fill_name.p2d_prompts_train",
+        "enc_uniform.fill_desc.d2p_prompts_train",
+    )
+    assert all(len(metrics[key]) == 1 for key in keys)
