@@ -1,8 +1,8 @@
 """Generation metrics of one stage-2 run against the test set (Hydra entry point).
 
 python -m papers.argus3d.evaluate <stage-2 overrides> run.out_dir=results/cpu/argus3d/gen/<run>
-Reads the run's ``samples.npz`` and ``stage2.json``, the test (and, for latent-vector runs in
-row order, training) surface points of the dataset, and writes ``metrics.json``: COV, 1-NNA
+Reads the run's ``samples.npz`` and ``stage2.json``, the test (and, with ``eval.novelty``,
+training) surface points of the dataset, and writes ``metrics.json``: COV, 1-NNA
 (percent) and MMD with Chamfer distance and EMD, averaged over categories, per category too;
 the validation NLL; and the novelty check (median distance of generated shapes, and of the
 test reconstructions, to their nearest training shape).
@@ -64,7 +64,7 @@ def main(cfg: DictConfig) -> None:
     ref = load_data(cfg, "test", n_query=1)
     cats = list(cfg.data.categories)
     metrics = per_category(gen, ref, cats, cfg.eval)
-    if cfg.stage2.rep == "latent" and cfg.stage2.order == "row":
+    if cfg.eval.novelty:
         metrics |= novelty(cfg, gen, out)
     metrics |= {"val_nll": s2["val_nll"], "has_surface": s2["has_surface"],
                 "gpt_params": s2["params"]}  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_ORDER = "row"
@@ -18,6 +18,7 @@ class Run:
     order: str
     width: int
     seed: int
+    novelty: bool = field(default=False, compare=False)  # evaluate the novelty check too
 
     @property
     def name(self) -> str:
@@ -26,6 +27,9 @@ class Run:
     def overrides(self) -> tuple[str, ...]:
         return (f"stage1.rep={self.rep}", f"stage2.rep={self.rep}", f"stage2.order={self.order}",
                 f"stage2.width={self.width}", f"seed={self.seed}")  # fmt: skip
+
+    def evaluate_overrides(self) -> tuple[str, ...]:
+        return (*self.overrides(), f"eval.novelty={str(self.novelty).lower()}")
 
 
 def stage1_dir(out: Path, rep: str) -> Path:
@@ -38,11 +42,14 @@ def base_width(cfg) -> int:
 
 
 def stage2_runs(cfg) -> list[Run]:
-    """Representation ablation (every rep, row order, every seed), token-order ablation
+    """Representation ablation (every rep, row order, every seed; the latent-vector runs also
+    get the novelty check), token-order ablation
     (column order for ``order_reps`` and ``order_seeds``) and the width sweep (latent, row,
     first seed)."""
     sw, w = cfg.sweep, base_width(cfg)
-    runs = [Run(rep, BASE_ORDER, w, s) for rep in sw.reps for s in sw.seeds]
+    runs = [
+        Run(rep, BASE_ORDER, w, s, novelty=rep == "latent") for rep in sw.reps for s in sw.seeds
+    ]
     runs += [
         Run(rep, o, w, s) for rep in sw.order_reps for s in sw.order_seeds for o in ("row", "col")
     ]

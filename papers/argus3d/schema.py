@@ -74,6 +74,7 @@ class EvalConfig:
     n_cd: int = 512  # surface points per shape for Chamfer distance
     n_emd: int = 128  # surface points per shape for EMD (exact assignment)
     n_novelty: int = 256  # points per shape for the nearest-training-shape distances
+    novelty: bool = False  # also compute the novelty check (set per run by the workflow)
 
 
 @dataclass

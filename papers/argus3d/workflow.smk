@@ -118,8 +118,8 @@ rule argus3d_evaluate:
     output:
         A3_OUT + "/gen/{a3run}/metrics.json",
     params:
-        cfg_hash=lambda w: a3_hash(*A3_RUNS[w.a3run].overrides()),
-        overrides=lambda w: " ".join(A3_RUNS[w.a3run].overrides()),
+        cfg_hash=lambda w: a3_hash(*A3_RUNS[w.a3run].evaluate_overrides()),
+        overrides=lambda w: " ".join(A3_RUNS[w.a3run].evaluate_overrides()),
         out_dir=A3_OUT + "/gen/{a3run}",
     threads: 1
     resources:

@@ -12,7 +12,7 @@ def test_argus3d_smoke_pipeline(smoke_dag):
     out = smoke_dag / "results/smoke/argus3d"
     for stem in ("samples", "samples_by_rep", "scaling", "training"):
         assert (out / "figures" / f"{stem}.png").exists()
-    for stem in ("representation", "token_order", "scaling_table"):
+    for stem in ("representation", "generation", "token_order", "scaling_table"):
         assert (out / "figures" / f"{stem}.csv").exists()
     claims = pd.read_csv(out / "claims.csv")
     assert set(claims["status"]) == {"SMOKE"}
