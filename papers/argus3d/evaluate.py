@@ -1,0 +1,78 @@
+"""Generation metrics of one stage-2 run against the test set (Hydra entry point).
+
+python -m papers.argus3d.evaluate <stage-2 overrides> run.out_dir=results/cpu/argus3d/gen/<run>
+Reads the run's ``samples.npz`` and ``stage2.json``, the test (and, with ``eval.novelty``,
+training) surface points of the dataset, and writes ``metrics.json``: COV, 1-NNA
+(percent) and MMD with Chamfer distance and EMD, averaged over categories, per category too;
+the validation NLL; and the novelty check (median distance of generated shapes, and of the
+test reconstructions, to their nearest training shape).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from common import provenance
+from common.config import config_hash, entry_point
+from common.io import load_npz, read_json, write_metrics
+from common.seeding import seed_everything
+from common.threads import set_threads
+from papers.argus3d.metrics import nearest_distance, set_metrics
+from papers.argus3d.runs import stage1_dir
+from papers.argus3d.runtime import load_data
+
+
+def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
+    """COV / MMD / 1-NNA per category and their category means, for CD and EMD."""
+    out: dict[str, float] = {}
+    for dist, n_pts in (("cd", ec.n_cd), ("emd", ec.n_emd)):
+        rows = []
+        for i, cat in enumerate(cats):
+            g = gen["points"][gen["category"] == i][:, :n_pts]
+            r = ref.surface[ref.category == i][: ec.n_ref, :n_pts]
+            m = set_metrics(g, r, dist)
+            rows.append(m)
+            out[f"nna_{dist}_{cat}"] = 100 * m["nna"]
+        for key in ("cov", "mmd", "nna"):
+            mean = float(np.mean([m[key] for m in rows]))
+            out[f"{key}_{dist}"] = mean if key == "mmd" else 100 * mean
+    return out
+
+
+def novelty(cfg: DictConfig, gen: dict, out: Path) -> dict[str, float]:
+    """Median Chamfer distance to the nearest training shape: generated vs test reconstructions."""
+    n = cfg.eval.n_novelty
+    train = load_data(cfg, "train").surface[:, :n]
+    recon = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")["points"][:, :n]
+    d_gen = np.median(nearest_distance(gen["points"][:, :n], train))
+    d_test = np.median(nearest_distance(recon, train))
+    return {"novelty_gen_median": float(d_gen), "novelty_test_recon_median": float(d_test),
+            "novelty_ratio": float(d_gen / d_test)}  # fmt: skip
+
+
+@entry_point("argus3d")
+def main(cfg: DictConfig) -> None:
+    set_threads(cfg.run.threads)
+    seed_everything(cfg.seed)
+    out, t0 = Path(cfg.run.out_dir), time.perf_counter()
+    gen = load_npz(out / "samples.npz")
+    s2 = read_json(out / "stage2.json")
+    ref = load_data(cfg, "test", n_query=1)
+    cats = list(cfg.data.categories)
+    metrics = per_category(gen, ref, cats, cfg.eval)
+    if cfg.eval.novelty:
+        metrics |= novelty(cfg, gen, out)
+    metrics |= {"val_nll": s2["val_nll"], "has_surface": s2["has_surface"],
+                "gpt_params": s2["params"]}  # fmt: skip
+    h = config_hash(cfg)
+    meta = provenance.collect(config_hash=h, seed=cfg.seed, wall_time_s=time.perf_counter() - t0)
+    write_metrics(out / "metrics.json", metrics, meta)
+    print({k: round(v, 4) for k, v in metrics.items() if not k.startswith("nna_cd_")})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The DAG's runs: which stage-2 runs the sweeps need, their names, and per-rule config hashes
+(shared by the workflow, the summary and the figures)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_ORDER = "row"
+
+
+@dataclass(frozen=True)
+class Run:
+    rep: str
+    order: str
+    width: int
+    seed: int
+    novelty: bool = field(default=False, compare=False)  # evaluate the novelty check too
+
+    @property
+    def name(self) -> str:
+        return f"{self.rep}-{self.order}-w{self.width}-s{self.seed}"
+
+    def overrides(self) -> tuple[str, ...]:
+        return (f"stage1.rep={self.rep}", f"stage2.rep={self.rep}", f"stage2.order={self.order}",
+                f"stage2.width={self.width}", f"seed={self.seed}")  # fmt: skip
+
+    def evaluate_overrides(self) -> tuple[str, ...]:
+        return (*self.overrides(), f"eval.novelty={str(self.novelty).lower()}")
+
+
+def stage1_dir(out: Path, rep: str) -> Path:
+    """Stage-1 run of ``rep`` next to a stage-2 run: <root>/gen/<run> -> <root>/stage1/<rep>."""
+    return Path(out).parent.parent / "stage1" / rep
+
+
+def base_width(cfg) -> int:
+    return int(cfg.stage2.width)
+
+
+def stage2_runs(cfg) -> list[Run]:
+    """Representation ablation (every rep, row order, every seed; the latent-vector runs also
+    get the novelty check), token-order ablation
+    (column order for ``order_reps`` and ``order_seeds``) and the width sweep (latent, row,
+    first seed)."""
+    sw, w = cfg.sweep, base_width(cfg)
+    runs = [
+        Run(rep, BASE_ORDER, w, s, novelty=rep == "latent") for rep in sw.reps for s in sw.seeds
+    ]
+    runs += [
+        Run(rep, o, w, s) for rep in sw.order_reps for s in sw.order_seeds for o in ("row", "col")
+    ]
+    runs += [Run("latent", BASE_ORDER, int(width), sw.seeds[0]) for width in sw.widths]
+    return list(dict.fromkeys(runs))
+
+
+#: Config sections each rule's outputs depend on (so an edit reruns exactly those rules).
+SECTIONS = {
+    "data": ("data",),
+    "stage1": ("data", "stage1", "eval.n_cd"),
+    "stage2": ("data", "stage1", "stage2", "seed", "eval.n_cd"),
+}
+
+
+@functools.cache
+def section_hash(rule: str, overrides: tuple[str, ...]) -> str:
+    """12-hex-digit hash of the config sections ``rule`` depends on."""
+    from omegaconf import OmegaConf
+
+    from common.config import compose_config
+
+    cfg = compose_config("argus3d", list(overrides))
+    parts = {key: OmegaConf.select(cfg, key) for key in SECTIONS[rule]}
+    data = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in parts.items()}
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
