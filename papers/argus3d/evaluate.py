@@ -26,13 +26,19 @@ from papers.argus3d.runs import stage1_dir
 from papers.argus3d.runtime import load_data
 
 
+def head_per_category(category: np.ndarray, n: int | None) -> np.ndarray:
+    """Indices of the first ``n`` shapes of every category (all of them for None)."""
+    return np.concatenate([np.flatnonzero(category == c)[:n] for c in np.unique(category)])
+
+
 def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
-    """COV / MMD / 1-NNA per category and their category means, for CD and EMD."""
+    """COV / MMD / 1-NNA per category (first ``n_ref`` generated vs first ``n_ref`` test shapes)
+    and their category means, for CD and EMD."""
     out: dict[str, float] = {}
-    for dist, n_pts in (("cd", ec.n_cd), ("emd", ec.n_emd)):
+    for dist, n_pts in (("cd", ec.n_cd_metric or ec.n_cd), ("emd", ec.n_emd)):
         rows = []
         for i, cat in enumerate(cats):
-            g = gen["points"][gen["category"] == i][:, :n_pts]
+            g = gen["points"][gen["category"] == i][: ec.n_ref, :n_pts]
             r = ref.surface[ref.category == i][: ec.n_ref, :n_pts]
             m = set_metrics(g, r, dist)
             rows.append(m)
@@ -44,11 +50,16 @@ def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
 
 
 def novelty(cfg: DictConfig, gen: dict, out: Path) -> dict[str, float]:
-    """Median Chamfer distance to the nearest training shape: generated vs test reconstructions."""
-    n = cfg.eval.n_novelty
-    train = load_data(cfg, "train").surface[:, :n]
-    recon = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")["points"][:, :n]
-    d_gen = np.median(nearest_distance(gen["points"][:, :n], train))
+    """Median Chamfer distance to the nearest training shape (of the first ``n_novelty_train``
+    per category): the first ``n_ref`` generated shapes vs as many test reconstructions."""
+    ec, n = cfg.eval, cfg.eval.n_novelty
+    data = load_data(cfg, "train", n_query=1)
+    train = data.surface[head_per_category(data.category, ec.n_novelty_train), :n]
+    rec = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")
+    recon = rec["points"][head_per_category(rec["category"], ec.n_ref), :n]
+    d_gen = np.median(
+        nearest_distance(gen["points"][head_per_category(gen["category"], ec.n_ref), :n], train)
+    )
     d_test = np.median(nearest_distance(recon, train))
     return {"novelty_gen_median": float(d_gen), "novelty_test_recon_median": float(d_test),
             "novelty_ratio": float(d_gen / d_test)}  # fmt: skip

@@ -18,15 +18,18 @@ from scipy.spatial.distance import cdist
 
 
 @torch.no_grad()
-def chamfer_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """(n, m) Chamfer distances between point sets a (n, P, 3) and b (m, Q, 3)."""
+def chamfer_matrix(
+    a: np.ndarray, b: np.ndarray, chunk: int = 64, symmetric: bool = False
+) -> np.ndarray:
+    """(n, m) Chamfer distances between point sets a (n, P, 3) and b (m, Q, 3);
+    ``symmetric`` (a is b) computes the upper triangle once."""
     ta, tb = torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)
-    out = np.empty((len(a), len(b)))
+    out = np.zeros((len(a), len(b)))
     for i in range(len(a)):
-        for s in range(0, len(b), chunk):
+        for s in range(i if symmetric else 0, len(b), chunk):
             d = torch.cdist(ta[i].expand(len(tb[s : s + chunk]), -1, -1), tb[s : s + chunk]) ** 2
             out[i, s : s + chunk] = (d.min(2).values.mean(1) + d.min(1).values.mean(1)).numpy()
-    return out
+    return np.triu(out) + np.triu(out, 1).T if symmetric else out
 
 
 def emd(x: np.ndarray, y: np.ndarray) -> float:
@@ -68,7 +71,8 @@ def one_nna(d_gg: np.ndarray, d_gr: np.ndarray, d_rr: np.ndarray) -> float:
 def set_metrics(gen: np.ndarray, ref: np.ndarray, dist: str) -> dict[str, float]:
     """COV, MMD and 1-NNA (fractions) between generated and reference point sets."""
     if dist == "cd":
-        d_gg, d_rr = chamfer_matrix(gen, gen), chamfer_matrix(ref, ref)
+        d_gg = chamfer_matrix(gen, gen, symmetric=True)
+        d_rr = chamfer_matrix(ref, ref, symmetric=True)
         d_gr = chamfer_matrix(gen, ref)
     elif dist == "emd":
         d_gg, d_rr = emd_matrix(gen, gen, symmetric=True), emd_matrix(ref, ref, symmetric=True)

@@ -70,10 +70,12 @@ class Stage2Config:
 
 @dataclass
 class EvalConfig:
-    n_ref: int = 64  # test shapes per category
-    n_cd: int = 512  # surface points per shape for Chamfer distance
+    n_ref: int = 64  # test shapes per category, compared with as many generated shapes
+    n_cd: int = 512  # surface points decoded per shape (stage 1 and 2 store them)
+    n_cd_metric: int | None = None  # of those, points used for Chamfer distance (None: all)
     n_emd: int = 128  # surface points per shape for EMD (exact assignment)
     n_novelty: int = 256  # points per shape for the nearest-training-shape distances
+    n_novelty_train: int | None = None  # training shapes per category searched (None: all)
     novelty: bool = False  # also compute the novelty check (set per run by the workflow)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from papers.argus3d.evaluate import head_per_category
 from papers.argus3d.metrics import chamfer_matrix, emd, one_nna, set_metrics
 from papers.argus3d.shapes import make_shape, sample_surface
 
@@ -48,6 +49,13 @@ def test_chamfer_is_symmetric_and_zero_on_the_diagonal(chairs):
     d = chamfer_matrix(chairs[:5], chairs[:5])
     assert np.allclose(d, d.T, atol=1e-6)
     assert np.allclose(np.diag(d), 0.0, atol=1e-6)
+    assert np.allclose(chamfer_matrix(chairs[:5], chairs[:5], chunk=2, symmetric=True), d)
+
+
+def test_head_per_category_takes_the_first_shapes_of_each_category():
+    category = np.array([0, 1, 0, 1, 0, 2])
+    assert head_per_category(category, 2).tolist() == [0, 2, 1, 3, 5]
+    assert sorted(head_per_category(category, None)) == list(range(6))
 
 
 def test_one_nna_counts_leave_one_out_neighbours():
