@@ -76,17 +76,18 @@ rule fail_on_purpose:
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory) -> dict[str, tuple[Path, int, str]]:
-    """Three snakemake runs at once (each mostly waits): the smoke DAG on SLURM, the same
-    DAG locally, and a rule failing on purpose on SLURM. {name: (workdir, exit code, output)}"""
+    """Three snakemake runs at once (each mostly waits): the smoke DAG of two papers on SLURM,
+    the same DAG locally, and a rule failing on purpose on SLURM. {name: (workdir, exit code, output)}"""
     work = {name: tmp_path_factory.mktemp(name) for name in ("slurm", "local", "failing")}
     copy_repo(work["slurm"])
     copy_repo(work["local"])
     copy_repo(work["failing"], ("profiles",))
     (work["failing"] / "fail.smk").write_text(FAIL_SMK)
     slurm = ("--profile", "profiles/slurm")
+    config = ("--config", "scale=smoke", f"papers=[{','.join(PAPERS)}]")
     procs = {
-        "slurm": start(work["slurm"], *slurm, "--jobs", "8", "--config", "scale=smoke"),
-        "local": start(work["local"], "--config", "scale=smoke"),
+        "slurm": start(work["slurm"], *slurm, "--jobs", "8", *config),
+        "local": start(work["local"], *config),
         "failing": start(work["failing"], "-s", "fail.smk", *slurm, "--retries", "0"),
     }
     try:
