@@ -77,7 +77,8 @@ rule fail_on_purpose:
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory) -> dict[str, tuple[Path, int, str]]:
     """Three snakemake runs at once (each mostly waits): the smoke DAG of two papers on SLURM,
-    the same DAG locally, and a rule failing on purpose on SLURM. {name: (workdir, exit code, output)}"""
+    the same DAG locally, and a rule failing on purpose on SLURM.
+    {name: (workdir, exit code, output)}"""
     work = {name: tmp_path_factory.mktemp(name) for name in ("slurm", "local", "failing")}
     copy_repo(work["slurm"])
     copy_repo(work["local"])
