@@ -3,6 +3,11 @@
 snakemake                                   # all papers, cpu scale (profiles/default)
 snakemake --config scale=smoke              # CI scale
 snakemake --config papers=[mesa_optimization]
+snakemake --config scale=paper 'data_dir={reversal_curse: /data/reversal_curse}'
+
+Each papers/<name>/workflow.smk brings its own stages (data, train, evaluate, ...) ending in
+results/<scale>/<name>/metrics.json (aggregate) and results/<scale>/<name>/figures (figures);
+the claims and report rules below are shared by all papers.
 """
 
 import sys
@@ -10,22 +15,53 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)  # import `common` and `papers` without installing
 
-SCALES = ("smoke", "cpu", "paper")
-PAPERS = sorted(p.parent.name for p in Path(workflow.basedir, "papers").glob("*/workflow.smk"))
+from common.config import cached_hash
 
+
+SCALES = ("smoke", "cpu", "paper")
+PAPERS = sorted(
+    p.parent.name for p in Path(workflow.basedir, "papers").glob("*/workflow.smk")
+)
+CONFIG_KEYS = ("scale", "papers", "data_dir")
+
+unknown_keys = sorted(set(config) - set(CONFIG_KEYS))
+if unknown_keys:
+    raise ValueError(f"unknown --config key {unknown_keys[0]!r}; allowed: {CONFIG_KEYS}")
 config.setdefault("scale", "cpu")
 config.setdefault("papers", PAPERS)
+config.setdefault("data_dir", {})
 SCALE = str(config["scale"])
-SELECTED = [config["papers"]] if isinstance(config["papers"], str) else list(config["papers"])
+SELECTED = (
+    [config["papers"]] if isinstance(config["papers"], str) else list(config["papers"] or [])
+)
 if SCALE not in SCALES:
     raise ValueError(f"config scale must be one of {SCALES}, got {SCALE!r}")
-unknown = sorted(set(SELECTED) - set(PAPERS))
-if unknown:
-    raise ValueError(f"unknown paper(s) {unknown}; available: {PAPERS}")
+if not SELECTED or sorted(set(SELECTED) - set(PAPERS)):
+    raise ValueError(f"config papers must name some of {PAPERS}, got {SELECTED!r}")
+if not isinstance(config["data_dir"], dict) or set(config["data_dir"]) - set(PAPERS):
+    raise ValueError(
+        f"config data_dir must map paper names to folders, e.g. "
+        f"'data_dir={{{PAPERS[0]}: /data/x}}'; got {config['data_dir']!r}"
+    )
+
+
+def data_dir(paper, default):
+    """The paper's input-data folder (run.data_dir): --config data_dir={paper: DIR} or default."""
+    return str(config["data_dir"].get(paper, default))
+
+
+def paper_out(paper):
+    """results/<scale>/<paper>: every intermediate file of one paper at this scale."""
+    return f"results/{SCALE}/{paper}"
 
 
 for paper in PAPERS:
+
     include: f"papers/{paper}/workflow.smk"
+
+
+wildcard_constraints:
+    paper="|".join(PAPERS),
 
 
 rule all:
@@ -38,11 +74,71 @@ rule all:
     default_target: True
 
 
+rule claims:
+    input:
+        metrics=f"results/{SCALE}/{{paper}}/metrics.json",
+        claims="papers/{paper}/claims.yaml",
+    output:
+        report(
+            f"results/{SCALE}/{{paper}}/claims.csv",
+            caption="common/templates/claims_caption.rst",
+            category="{paper}",
+            labels={"paper": "{paper}", "table": "claims scorecard"},
+        ),
+    params:
+        # the notes may quote the paper's config at this scale
+        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
+        scale=SCALE,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"results/{SCALE}/{{paper}}/logs/claims.log",
+    benchmark:
+        f"results/{SCALE}/{{paper}}/benchmarks/claims.tsv"
+    conda:
+        "envs/{paper}.yaml"
+    shell:
+        "python -m common.claims --paper {wildcards.paper} --claims {input.claims}"
+        " --metrics {input.metrics} --scale {params.scale} --out {output} > {log} 2>&1"
+
+
+rule report:
+    input:
+        claims=f"results/{SCALE}/{{paper}}/claims.csv",
+        metrics=f"results/{SCALE}/{{paper}}/metrics.json",
+        figures=f"results/{SCALE}/{{paper}}/figures",
+        meta="papers/{paper}/report.yaml",
+    output:
+        f"reports/{SCALE}/{{paper}}.pdf",
+    params:
+        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
+        scale=SCALE,
+        benchmarks=f"results/{SCALE}/{{paper}}/benchmarks",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"results/{SCALE}/{{paper}}/logs/report.log",
+    benchmark:
+        f"results/{SCALE}/{{paper}}/benchmarks/report.tsv"
+    conda:
+        "envs/{paper}.yaml"
+    shell:
+        "python -m common.report paper --paper {wildcards.paper} --scale {params.scale}"
+        " --claims {input.claims} --metrics {input.metrics} --figures {input.figures}"
+        " --benchmarks {params.benchmarks} --out {output} > {log} 2>&1"
+
+
 rule summary:
     input:
         claims=expand("results/{scale}/{paper}/claims.csv", scale=SCALE, paper=SELECTED),
     output:
         f"reports/{SCALE}/summary.pdf",
+    params:
+        scale=SCALE,
     threads: 1
     resources:
         mem_mb=1000,
@@ -52,4 +148,5 @@ rule summary:
     benchmark:
         f"results/{SCALE}/benchmarks/summary.tsv"
     shell:
-        "python -m common.report summary --scale {SCALE} --out {output} {input.claims} > {log} 2>&1"
+        "python -m common.report summary --scale {params.scale} --out {output} {input.claims}"
+        " > {log} 2>&1"

@@ -1,55 +1,138 @@
-"""Periodic save and resume for long training loops (NPZ, no pickle).
+"""One resume API for every training loop: periodic save, resume under the same config only.
 
-A job killed mid-training and rerun by Snakemake continues from its last checkpoint
-instead of starting over. The state is a flat dict of arrays; ``extra`` is any
-JSON-serializable data (e.g. the training log so far), stored as a JSON string.
+A job killed mid-training and rerun by Snakemake continues from its last checkpoint instead
+of starting over. The checkpoint stores the hash of the config that wrote it; a checkpoint
+written under another config, or one that cannot be read (truncated, garbage), is set aside
+with one log line naming the file, and training starts fresh: never a silent stale resume.
+
+Two formats, chosen by the file suffix, both without pickle:
+- ``.npz``: ``state`` is a nested dict of arrays (JAX/NumPy). Flax/optax pytrees become such
+  dicts with ``flax.serialization.to_state_dict`` and come back with ``from_state_dict``.
+- ``.pt``: ``state`` is any nesting of dicts/lists of tensors and numbers (torch
+  ``state_dict``s of models, optimizers, schedulers); read back with ``weights_only=True``.
+``extra`` is any JSON-serializable data (e.g. the training log so far).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from common.io import load_npz, save_npz
+from common.io import atomic_path, load_npz, save_npz
 
-_STEP, _EXTRA = "__step__", "__extra__"
+log = logging.getLogger(__name__)
+_META = "__checkpoint__"
+_SEP = "/"
 
 
-class Checkpointer:
-    """Save ``state`` every ``every`` steps to ``path``; ``load`` returns the last one or None."""
+class Resumed(NamedTuple):
+    """What a checkpoint holds: steps done, the state and the extra data."""
 
-    def __init__(self, path: str | os.PathLike, every: int) -> None:
-        if every < 1:
+    step: int
+    state: Any
+    extra: Any
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    flat = {}
+    for key, value in tree.items():
+        key = str(key)
+        if _SEP in key or key == _META:
+            raise ValueError(f"checkpoint state key {key!r} may not contain {_SEP!r}")
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}{_SEP}"))
+        else:
+            flat[f"{prefix}{key}"] = np.asarray(value)
+    return flat
+
+
+def _unflatten(flat: dict[str, np.ndarray]) -> dict:
+    tree: dict = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split(_SEP)
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+class Checkpoint:
+    """Save ``state`` every ``every`` steps to ``path`` under ``cfg_hash``; resume it if it fits.
+
+    >>> ckpt = Checkpoint(out / "checkpoint.pt", config_hash(cfg), every=100)
+    >>> resumed = ckpt.load()            # None: fresh start
+    >>> ckpt.maybe_save(step, state, extra=rows)
+    >>> ckpt.remove()                    # once the final outputs are written
+    """
+
+    def __init__(self, path: str | os.PathLike, cfg_hash: str, every: int) -> None:
+        self.path, self.hash, self.every = Path(path), str(cfg_hash), int(every)
+        if self.every < 1:
             raise ValueError(f"checkpoint interval must be >= 1, got {every}")
-        self.path, self.every = Path(path), every
+        if self.path.suffix not in (".npz", ".pt"):
+            raise ValueError(f"checkpoint {self.path}: suffix must be .npz or .pt")
 
-    def load(self) -> tuple[int, dict[str, np.ndarray], Any] | None:
-        """(step, state, extra) of the last checkpoint, or None if there is none."""
+    def load(self) -> Resumed | None:
+        """The last checkpoint if it was written under this config and reads back, else None."""
         if not self.path.exists():
             return None
-        data = load_npz(self.path)
-        step = int(data.pop(_STEP))
-        extra = json.loads(str(data.pop(_EXTRA)))
-        return step, data, extra
+        try:
+            meta, state = self._read()
+        except Exception as err:  # any unreadable file: set it aside, start fresh
+            reason = " ".join(str(err).split())[:200] or type(err).__name__
+            return self._discard(f"unreadable ({reason})")
+        if meta.get("config_hash") != self.hash:
+            return self._discard(
+                f"written under config {meta.get('config_hash')}, this run is {self.hash}"
+            )
+        log.info("resuming %s at step %d", self.path, meta["step"])
+        return Resumed(int(meta["step"]), state, meta.get("extra"))
 
-    def save(self, step: int, state: dict[str, np.ndarray], extra: Any = None) -> None:
-        """Write a checkpoint now (atomically)."""
-        arrays = {k: np.asarray(v) for k, v in state.items()}
-        save_npz(
-            self.path, **arrays, **{_STEP: np.array(step), _EXTRA: np.array(json.dumps(extra))}
-        )
+    def save(self, step: int, state: Any, extra: Any = None) -> None:
+        """Write a checkpoint now (atomically, byte-identical for identical state)."""
+        meta = {"config_hash": self.hash, "step": int(step), "extra": extra}
+        if self.path.suffix == ".npz":
+            save_npz(self.path, **_flatten(state), **{_META: np.array(json.dumps(meta))})
+            return
+        import torch
 
-    def maybe_save(self, step: int, state: dict[str, np.ndarray], extra: Any = None) -> bool:
-        """Save if ``step`` is a multiple of the interval; return whether it saved."""
+        buffer = io.BytesIO()  # not the temp file: torch would store its random name inside
+        torch.save({_META: json.dumps(meta), "state": state}, buffer)
+        with atomic_path(self.path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+
+    def maybe_save(self, step: int, state: Any, extra: Any = None) -> bool:
+        """Save if ``step`` is a multiple of the interval; return whether it saved.
+
+        ``state`` may be a zero-argument callable, called only when a save is due.
+        """
         if step % self.every:
             return False
-        self.save(step, state, extra)
+        self.save(step, state() if callable(state) else state, extra)
         return True
 
     def remove(self) -> None:
         """Delete the checkpoint once the final outputs are written."""
         self.path.unlink(missing_ok=True)
+
+    def _read(self) -> tuple[dict, Any]:
+        if self.path.suffix == ".npz":
+            flat = load_npz(self.path)
+            meta = json.loads(str(flat.pop(_META)))
+            return meta, _unflatten(flat)
+        import torch
+
+        data = torch.load(self.path, weights_only=True, map_location="cpu")
+        return json.loads(data[_META]), data["state"]
+
+    def _discard(self, reason: str) -> None:  # always None: the caller starts fresh
+        log.warning("checkpoint %s %s: starting fresh", self.path, reason)
+        self.path.unlink(missing_ok=True)
+        return None

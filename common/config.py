@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +27,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Top-level keys that say where/how to run or the DAG shape, not what to compute: not hashed.
 RUNTIME_KEYS = ("run", "sweep")
+#: Where the config cache for the DAG lives (Snakemake's own git-ignored folder).
+CACHE_DIR = REPO_ROOT / ".snakemake" / "config-cache"
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunConfig:
-    """Every paper's ``run`` node: where outputs go and how many threads (not hashed)."""
+    """Every paper's ``run`` node: where outputs go, where input data lives, how many threads.
+
+    Not hashed: these say where and how, not what is computed. ``data_dir`` is the one key for
+    a paper's input data (the data stage's output at smoke/cpu scale, the released files at
+    paper scale); Snakemake sets it from ``--config data_dir=...``.
+    """
 
     out_dir: str = "results/manual"
+    data_dir: str = ""
     threads: int = 1
 
 
@@ -69,42 +79,182 @@ def compose_config(paper: str, overrides: list[str] | tuple[str, ...] = ()) -> D
     return cfg
 
 
-def config_hash(cfg: DictConfig, keys: tuple[str, ...] | None = None) -> str:
-    """Stable 12-hex-digit hash of the resolved config, ignoring runtime-only keys and comments.
+def _select(data: dict, key: str):
+    node = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"config has no key {key!r} to hash")
+        node = node[part]
+    return node
 
-    ``keys`` restricts the hash to those top-level sections: a pipeline stage that reads only
-    them then reruns only when they change.
+
+def _drop(data: dict, key: str) -> None:
+    *parents, leaf = key.split(".")
+    for part in parents:
+        data = data.get(part, {})
+    if isinstance(data, dict):
+        data.pop(leaf, None)
+
+
+def config_hash(
+    cfg: DictConfig | dict,
+    sections: tuple[str, ...] | list[str] | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
+) -> str:
+    """Stable 12-hex-digit hash of the resolved config, ignoring runtime keys and comments.
+
+    ``sections`` (dotted keys, e.g. ``("data", "stage1", "eval.n_cd")``) restricts the hash to
+    what a stage reads, so it reruns only when those change; ``exclude`` (dotted keys) leaves
+    out values that do not change the result (e.g. ``train.steps`` for a resumable trainer).
     """
-    data = OmegaConf.to_container(cfg, resolve=True)
+    data = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     for key in RUNTIME_KEYS:
         data.pop(key, None)
-    if keys is not None:
-        data = {key: data[key] for key in keys}
+    if sections is not None:
+        data = {key: _select(data, key) for key in sections}
+    data = json.loads(json.dumps(data))  # a deep copy that `exclude` may edit
+    for key in exclude:
+        _drop(data, key)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 @functools.cache
-def cached_hash(paper: str, overrides: tuple[str, ...], keys: tuple[str, ...] | None = None) -> str:
+def _fingerprint(paper: str) -> str:
+    """Hash of everything a composed config depends on: the paper's YAML files and schema."""
+    digest = hashlib.sha256()
+    root = REPO_ROOT / "papers" / paper
+    files = sorted((root / "conf").rglob("*.yaml")) + [root / "schema.py", Path(__file__)]
+    for path in files:
+        if path.exists():
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _disk_cache(paper: str) -> dict:
+    path = CACHE_DIR / f"{paper}-{_fingerprint(paper)}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cached_config(paper: str, overrides: tuple[str, ...] | list[str]) -> DictConfig:
+    """``compose_config`` for the DAG, cached on disk until the paper's config files change.
+
+    The Snakefile asks for many configs (one per job, to hash them); composing each with Hydra
+    takes most of a dry run, and a dry run of an up-to-date tree should answer at once.
+    """
+    cache, key = _disk_cache(paper), json.dumps(list(overrides))
+    if key not in cache:
+        cache[key] = OmegaConf.to_container(compose_config(paper, overrides))
+        from common.io import write_json
+
+        write_json(CACHE_DIR / f"{paper}-{_fingerprint(paper)}.json", cache)
+    cfg = OmegaConf.create(cache[key])
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def cached_hash(
+    paper: str, overrides: tuple[str, ...], sections: tuple[str, ...] | None = None
+) -> str:
     """Config hash for a Snakemake ``params:`` value (cached: the DAG asks many times)."""
-    return config_hash(compose_config(paper, overrides), keys)
+    return config_hash(cached_config(paper, overrides), sections)
+
+
+def require(cfg: DictConfig, checks: dict[str, tuple[bool, str]]) -> None:
+    """Fail with one line naming the field for the first ``name: (ok, rule)`` that is not ok.
+
+    >>> require(cfg, {"train.lr": (cfg.train.lr > 0, "must be > 0")})
+    """
+    for name, (ok, rule) in checks.items():
+        if not ok:
+            raise UserError(f"{name} {rule}, got {OmegaConf.select(cfg, name)!r}")
+
+
+def _groups(paper: str) -> dict[str, list[str]]:
+    conf = REPO_ROOT / "papers" / paper / "conf"
+    return {
+        d.name: sorted(p.stem for p in d.glob("*.yaml"))
+        for d in sorted(conf.iterdir())
+        if d.is_dir()
+    }
+
+
+def _help(paper: str, script: str, doc: str) -> str:
+    groups = "\n".join(f"  {g}={{{','.join(opts)}}}" for g, opts in _groups(paper).items())
+    cfg = compose_config(paper)
+    return (
+        f"usage: python -m papers.{paper}.{script} [--cfg job] [key=value ...]\n\n"
+        f"{(doc or '').strip()}\n\nConfig groups (pick one option each):\n{groups}\n\n"
+        "Keys and their defaults (override any with key=value; Hydra override syntax):\n"
+        + OmegaConf.to_yaml(cfg)
+        + "\nSweeps (-m, a=1,2) run through Snakemake: see the README.\n"
+    )
+
+
+def _check_overrides(args: list[str]) -> None:
+    """Refuse what the entry points do not do: sweeps, Hydra's own settings, new keys."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if any(a in ("-m", "--multirun") for a in args):
+        raise UserError("sweeps (-m/--multirun) run through Snakemake: run `snakemake` instead")
+    flags = [a for a in args if a.startswith("-")]
+    if flags:
+        raise UserError(f"unknown option {flags[0]!r} (options: --help, --cfg job)")
+    try:
+        parsed = OverridesParser.create().parse_overrides(args)
+    except Exception as err:
+        raise UserError(f"bad override: {_one_line(err)}") from None
+    for override in parsed:
+        key = override.key_or_group
+        if key == "hydra" or key.startswith("hydra."):
+            raise UserError(f"unknown key {key!r}: Hydra's own settings are not used here")
+        if override.is_sweep_override():
+            raise UserError(
+                f"{override.input_line!r} is a sweep: sweeps run through Snakemake "
+                "(seeds and sweep points are its wildcards)"
+            )
+        if override.is_add() or override.is_force_add():
+            raise UserError(f"{override.input_line!r} adds a key: only schema keys can be set")
 
 
 def entry_point(paper: str) -> Callable[[Callable[[DictConfig], None]], Callable[[], None]]:
     """Decorate ``main(cfg)`` so that ``python -m papers.<paper>.<script> key=value ...`` works.
 
-    ``--cfg`` prints the resolved config and exits; errors in overrides end with one line.
+    ``--help`` lists the config groups and keys with their defaults; ``--cfg job`` prints the
+    resolved config; bad overrides, sweeps and Hydra's own settings end with one line. Logging
+    goes to stderr (Snakemake sends it to the rule's log).
     """
 
     def decorate(func: Callable[[DictConfig], None]) -> Callable[[], None]:
         @one_line_errors
         def main(argv: list[str] | None = None) -> None:
             args = list(sys.argv[1:] if argv is None else argv)
+            script = (func.__module__ or "").rsplit(".", 1)[-1]
+            if "--help" in args or "-h" in args:
+                doc = sys.modules[func.__module__].__doc__ if func.__module__ in sys.modules else ""
+                print(_help(paper, script, doc or ""), end="")
+                return
             show = "--cfg" in args
-            cfg = compose_config(paper, [a for a in args if a != "--cfg"])
+            if show:
+                at = args.index("--cfg")
+                what = args[at + 1] if at + 1 < len(args) and "=" not in args[at + 1] else "job"
+                if what != "job":
+                    raise UserError(f"--cfg {what}: only `--cfg job` is supported")
+                del args[at : at + 1 + (args[at + 1 : at + 2] == [what])]
+            _check_overrides(args)
+            cfg = compose_config(paper, args)
             if show:
                 print(OmegaConf.to_yaml(cfg), end="")
                 return
+            logging.basicConfig(
+                level=logging.INFO, stream=sys.stderr, force=True,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )  # fmt: skip
             func(cfg)
 
         return main

@@ -25,7 +25,9 @@ from markupsafe import Markup
 
 from common.claims import SCALES, STATUSES, read_claims_csv
 from common.cli import one_line_errors
+from common.config import compose_config
 from common.io import atomic_path, read_json, read_metrics, read_yaml
+from common.templating import render
 
 with warnings.catch_warnings():  # "HarfBuzz-Subset will be required" is not actionable here
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -80,14 +82,28 @@ def load_report_meta(paper: str, papers_root: str | os.PathLike = Path("papers")
     return {**data, "authors": authors}
 
 
+def _reference(row: dict[str, Any], kind: str) -> str:
+    """A null/oracle cell: its value and whether the check passes on it."""
+    if not row[kind]:
+        return ""
+    return f"{_fmt(row[f'{kind}_value'])} ({row[f'{kind}_point'] or '—'})"
+
+
 def _scorecard(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Claims rows with our value formatted as ``mean ± std (n=k)``."""
+    """Claims rows with our value as ``mean ± std (n=k)`` and its 95% interval, and the
+    null/oracle references (``not calibrated`` when a claim names neither)."""
     rows = []
     for row in df.to_dict("records"):
         ours = _fmt(row["value"])
         if row["n"] > 1 and not math.isnan(row["value"]):
             ours = f"{ours} ± {_fmt(row['value_std'])} (n={row['n']})"
-        rows.append({**row, "ours": ours})
+        if not math.isnan(row["ci_low"]):
+            ours += f" [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+        calibrated = bool(row["null"] or row["oracle"])
+        rows.append({
+            **row, "ours": ours, "null_cell": _reference(row, "null"),
+            "oracle_cell": _reference(row, "oracle"), "calibrated": calibrated,
+        })  # fmt: skip
     return rows
 
 
@@ -214,7 +230,10 @@ def render_paper_report(
     _check_scale(scale)
     meta = load_report_meta(paper, papers_root)
     claims = read_claims_csv(claims_csv)
-    _, prov = read_metrics(metrics_json)
+    metrics, prov = read_metrics(metrics_json)
+    context = {"cfg": compose_config(paper, [f"scale={scale}"])}
+    meta["deviations"] = [render(d, metrics, context) for d in meta["deviations"]]
+    meta["summary"] = render(meta["summary"], metrics, context)
     figures, tables = load_figures(figures_dir)
     jobs = load_benchmarks(benchmarks_dir)
     total = sum(j["seconds"] for j in jobs if not math.isnan(j["seconds"]))

@@ -1,0 +1,67 @@
+"""Render each paper's README results table from its ``claims.csv``, so no typed number goes
+stale: the block between ``<!-- results:<scale> -->`` and ``<!-- /results:<scale> -->`` in
+``papers/<name>/README.md`` is replaced by the current scorecard.
+
+python -m common.readme --scale cpu [PAPER ...]     # `make reproduce` runs it after Snakemake
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+
+from common.claims import SCALES, STATUSES, read_claims_csv
+from common.cli import one_line_errors
+from common.config import REPO_ROOT
+from common.io import write_text
+from common.report import _scorecard
+
+
+def results_table(claims_csv: Path) -> str:
+    """Markdown scorecard: counts, then one row per claim."""
+    df = read_claims_csv(claims_csv)
+    counts = Counter(df["status"])
+    lines = [
+        ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]) + ".",
+        "",
+        "| id | claim | ours [95% CI] | null | oracle | check | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in _scorecard(df):
+        cells = [r["id"], r["claim"], r["ours"], r["null_cell"] or "—", r["oracle_cell"] or "—",
+                 f"`{r['check']}`", f"**{r['status']}**"]  # fmt: skip
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, scale: str, table: str) -> bool:
+    """Replace the scale's results block in ``readme``; return whether the text changed."""
+    start, end = f"<!-- results:{scale} -->", f"<!-- /results:{scale} -->"
+    text = readme.read_text()
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme}: no '{start}' ... '{end}' block to fill")
+    new = pattern.sub(lambda _: f"{start}\n{table}\n{end}", text)
+    if new != text:
+        write_text(readme, new)
+    return new != text
+
+
+@one_line_errors
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m common.readme", description=__doc__)
+    parser.add_argument("--scale", default="cpu", choices=SCALES)
+    parser.add_argument("papers", nargs="*", help="default: every paper with results")
+    args = parser.parse_args(argv)
+    root = REPO_ROOT / "results" / args.scale
+    papers = args.papers or sorted(p.parent.name for p in root.glob("*/claims.csv"))
+    for paper in papers:
+        table = results_table(root / paper / "claims.csv")
+        changed = update_readme(REPO_ROOT / "papers" / paper / "README.md", args.scale, table)
+        print(f"papers/{paper}/README.md: {'updated' if changed else 'unchanged'}")
+
+
+if __name__ == "__main__":
+    main()
