@@ -10,6 +10,7 @@ results/<scale>/<name>/metrics.json (aggregate) and results/<scale>/<name>/figur
 the claims and report rules below are shared by all papers.
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -53,6 +54,25 @@ def data_dir(paper, default):
 def paper_out(paper):
     """results/<scale>/<paper>: every intermediate file of one paper at this scale."""
     return f"results/{SCALE}/{paper}"
+
+
+def figures_output(paper, category):
+    """A figures rule's output: the folder of <name>.png + <name>.json sidecars, registered for
+    `snakemake --report` with each figure's own caption (read from its sidecar) as a label."""
+    folder = f"{paper_out(paper)}/figures"
+
+    def labels(wildcards):
+        sidecar = Path(folder, f"{wildcards.name}.json")
+        caption = json.loads(sidecar.read_text())["caption"] if sidecar.exists() else ""
+        return {"figure": wildcards.name, "caption": caption}
+
+    return report(
+        directory(folder),
+        patterns=["{name}.png"],
+        caption=str(Path(workflow.basedir, "common/templates/figure_caption.rst")),
+        category=category,
+        labels=labels,
+    )
 
 
 for paper in PAPERS:

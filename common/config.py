@@ -234,10 +234,12 @@ def entry_point(paper: str) -> Callable[[Callable[[DictConfig], None]], Callable
         @one_line_errors
         def main(argv: list[str] | None = None) -> None:
             args = list(sys.argv[1:] if argv is None else argv)
-            script = (func.__module__ or "").rsplit(".", 1)[-1]
             if "--help" in args or "-h" in args:
-                doc = sys.modules[func.__module__].__doc__ if func.__module__ in sys.modules else ""
-                print(_help(paper, script, doc or ""), end="")
+                module = sys.modules.get(func.__module__)
+                script = func.__module__.rsplit(".", 1)[-1]
+                if script == "__main__":  # run with python -m: the module's name is its file's
+                    script = Path(sys.argv[0]).stem
+                print(_help(paper, script, getattr(module, "__doc__", "") or ""), end="")
                 return
             show = "--cfg" in args
             if show:

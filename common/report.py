@@ -231,7 +231,8 @@ def render_paper_report(
     meta = load_report_meta(paper, papers_root)
     claims = read_claims_csv(claims_csv)
     metrics, prov = read_metrics(metrics_json)
-    context = {"cfg": compose_config(paper, [f"scale={scale}"])}
+    has_config = (Path(papers_root) / paper / "conf").is_dir()
+    context = {"cfg": compose_config(paper, [f"scale={scale}"])} if has_config else {}
     meta["deviations"] = [render(d, metrics, context) for d in meta["deviations"]]
     meta["summary"] = render(meta["summary"], metrics, context)
     figures, tables = load_figures(figures_dir)

@@ -47,6 +47,9 @@ class _Dash(jinja2.Undefined):
     def __str__(self) -> str:
         return "—"
 
+    def __float__(self) -> float:
+        return math.nan
+
     def __getattr__(self, name: str) -> _Dash:
         if name.startswith("__"):
             raise AttributeError(name)

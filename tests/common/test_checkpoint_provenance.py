@@ -1,24 +1,67 @@
 """Checkpoint save/resume, provenance fields, seeding."""
 
+import logging
+
 import numpy as np
 import pytest
 
 from common import provenance
-from common.checkpoint import Checkpointer
+from common.checkpoint import Checkpoint
 from common.seeding import seed_everything
 
 
-def test_checkpoint_resume_round_trip(tmp_path):
-    ckpt = Checkpointer(tmp_path / "ck.npz", every=10)
+def test_npz_checkpoint_round_trip_nested(tmp_path):
+    ckpt = Checkpoint(tmp_path / "ck.npz", "abc", every=10)
     assert ckpt.load() is None
     assert not ckpt.maybe_save(5, {"w": np.ones(3)})
-    assert ckpt.maybe_save(10, {"w": np.arange(3.0)}, extra=[{"epoch": 9, "loss": 0.5}])
-    step, state, extra = ckpt.load()
-    assert step == 10 and state["w"].tolist() == [0, 1, 2] and extra[0]["loss"] == 0.5
+    state = {"params": {"w": np.arange(3.0), "b": np.zeros(2)}, "opt": {"mu": np.ones(1)}}
+    assert ckpt.maybe_save(10, state, extra=[{"epoch": 9, "loss": 0.5}])
+    step, back, extra = ckpt.load()
+    assert step == 10 and extra[0]["loss"] == 0.5
+    assert back["params"]["w"].tolist() == [0, 1, 2] and back["opt"]["mu"].tolist() == [1]
     ckpt.remove()
     assert ckpt.load() is None
     with pytest.raises(ValueError, match="interval"):
-        Checkpointer(tmp_path / "x.npz", every=0)
+        Checkpoint(tmp_path / "x.npz", "abc", every=0)
+
+
+def test_torch_checkpoint_round_trip_is_byte_stable(tmp_path):
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    state = {"model": net.state_dict(), "optim": opt.state_dict(), "rng": torch.get_rng_state()}
+    a, b = Checkpoint(tmp_path / "a.pt", "h", 1), Checkpoint(tmp_path / "b.pt", "h", 1)
+    a.save(3, state, extra={"rows": [1]})
+    b.save(3, state, extra={"rows": [1]})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    step, back, extra = a.load()
+    assert step == 3 and extra == {"rows": [1]}
+    assert torch.equal(back["model"]["weight"], net.weight.detach())
+    assert back["optim"]["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+def test_checkpoint_of_another_config_is_refused_with_one_line(tmp_path, caplog):
+    Checkpoint(tmp_path / "ck.npz", "old", 1).save(4, {"w": np.ones(2)})
+    with caplog.at_level(logging.WARNING):
+        assert Checkpoint(tmp_path / "ck.npz", "new", 1).load() is None
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "ck.npz" in message and "old" in message and "starting fresh" in message
+    assert not (tmp_path / "ck.npz").exists()  # the next run does not trip on it again
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".pt"])
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04truncated"])
+def test_unreadable_checkpoint_starts_fresh(tmp_path, caplog, suffix, content):
+    pytest.importorskip("torch")
+    path = tmp_path / f"ck{suffix}"
+    path.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        assert Checkpoint(path, "h", 1).load() is None
+    assert "unreadable" in caplog.text and str(path) in caplog.text
+    assert not path.exists()
 
 
 def test_provenance_fields():

@@ -22,13 +22,14 @@ META = {
     "year": 2024,
     "url": "https://example.org/toy",
     "summary": "We reproduce the toy result on synthetic data.",
-    "deviations": ["Smaller model, because of the CPU budget."],
+    "deviations": ["Smaller model, because of the CPU budget (loss {{ m.loss | sig(2) }})."],
 }
 CLAIMS = [
     {"id": "T1", "claim": "loss is small", "source": "Sec 1", "paper": "0.01", "metric": "loss",
-     "check": {"op": "<", "value": 0.05}, "scales": ["cpu"]},
+     "check": {"op": "<", "value": 0.05}, "scales": ["cpu"], "why": "Sec 1"},
     {"id": "T2", "claim": "accuracy is high", "source": "Tab 1", "paper": "0.9", "metric": "acc",
-     "check": {"op": ">", "value": 0.8}, "scales": ["cpu"], "note": "undertrained on CPU"},
+     "check": {"op": ">", "value": 0.8}, "scales": ["cpu"], "why": "Tab 1",
+     "note": "undertrained on CPU: {{ m.acc | pct }}"},
 ]  # fmt: skip
 
 
@@ -80,10 +81,12 @@ def test_paper_report(paper, tmp_path):
         results / "benchmarks", out, papers_root=root,
     )  # fmt: skip
     text = text_of(out)
-    for expected in ("A Toy Paper", "T1", "T2", "PASS", "FAIL", "undertrained on CPU",
-                     "0.02 ± 0.01 (n=3)", "Loss curve of the toy model.", "papers/toy/figures.py",
+    for expected in ("A Toy Paper", "T1", "T2", "PASS", "FAIL", "undertrained on CPU: 50.0%",
+                     "0.02 ± 0.01 (n=3) [-0.004841, 0.04484]", "not calibrated",
+                     "Why this check: Sec 1", "Loss curve of the toy model.",
+                     "papers/toy/figures.py",
                      "0123456789ab", "Error per width.", "0.3333", "train_toy_seed0",
-                     "42.5 s wall", "21.2 s CPU", "Smaller model"):  # fmt: skip
+                     "42.5 s wall", "21.2 s CPU", "CPU budget (loss 0.02)"):  # fmt: skip
         assert expected in text, expected
     assert "0.333333" not in text
     assert not [p for p in out.parent.iterdir() if p.name != "toy.pdf"]  # no temp file left
