@@ -10,14 +10,12 @@ results/<scale>/<name>/metrics.json (aggregate) and results/<scale>/<name>/figur
 the claims and report rules below are shared by all papers.
 """
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)  # import `common` and `papers` without installing
 
 from common.config import cached_hash
-
 
 SCALES = ("smoke", "cpu", "paper")
 PAPERS = sorted(
@@ -27,13 +25,17 @@ CONFIG_KEYS = ("scale", "papers", "data_dir")
 
 unknown_keys = sorted(set(config) - set(CONFIG_KEYS))
 if unknown_keys:
-    raise ValueError(f"unknown --config key {unknown_keys[0]!r}; allowed: {CONFIG_KEYS}")
+    raise ValueError(
+        f"unknown --config key {unknown_keys[0]!r}; allowed: {CONFIG_KEYS}"
+    )
 config.setdefault("scale", "cpu")
 config.setdefault("papers", PAPERS)
 config.setdefault("data_dir", {})
 SCALE = str(config["scale"])
 SELECTED = (
-    [config["papers"]] if isinstance(config["papers"], str) else list(config["papers"] or [])
+    [config["papers"]]
+    if isinstance(config["papers"], str)
+    else list(config["papers"] or [])
 )
 if SCALE not in SCALES:
     raise ValueError(f"config scale must be one of {SCALES}, got {SCALE!r}")
@@ -46,33 +48,7 @@ if not isinstance(config["data_dir"], dict) or set(config["data_dir"]) - set(PAP
     )
 
 
-def data_dir(paper, default):
-    """The paper's input-data folder (run.data_dir): --config data_dir={paper: DIR} or default."""
-    return str(config["data_dir"].get(paper, default))
-
-
-def paper_out(paper):
-    """results/<scale>/<paper>: every intermediate file of one paper at this scale."""
-    return f"results/{SCALE}/{paper}"
-
-
-def figures_output(paper, category):
-    """A figures rule's output: the folder of <name>.png + <name>.json sidecars, registered for
-    `snakemake --report` with each figure's own caption (read from its sidecar) as a label."""
-    folder = f"{paper_out(paper)}/figures"
-
-    def labels(wildcards):
-        sidecar = Path(folder, f"{wildcards.name}.json")
-        caption = json.loads(sidecar.read_text())["caption"] if sidecar.exists() else ""
-        return {"figure": wildcards.name, "caption": caption}
-
-    return report(
-        directory(folder),
-        patterns=["{name}.png"],
-        caption=str(Path(workflow.basedir, "common/templates/figure_caption.rst")),
-        category=category,
-        labels=labels,
-    )
+include: "common/workflow.smk"
 
 
 for paper in PAPERS:
@@ -85,13 +61,13 @@ wildcard_constraints:
 
 
 rule all:
+    default_target: True
     input:
         # claims.csv too: a fresh clone holds the committed reference PDFs but no results/,
         # and asking for the results makes Snakemake rebuild (not trust) those PDFs
         expand("results/{scale}/{paper}/claims.csv", scale=SCALE, paper=SELECTED),
         expand("reports/{scale}/{paper}.pdf", scale=SCALE, paper=SELECTED),
         f"reports/{SCALE}/summary.pdf",
-    default_target: True
 
 
 rule claims:
@@ -105,20 +81,20 @@ rule claims:
             category="{paper}",
             labels={"paper": "{paper}", "table": "claims scorecard"},
         ),
-    params:
-        # the notes may quote the paper's config at this scale
-        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
-        scale=SCALE,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"results/{SCALE}/{{paper}}/logs/claims.log",
     benchmark:
         f"results/{SCALE}/{{paper}}/benchmarks/claims.tsv"
     conda:
-        "envs/{paper}.yaml"
+        "envs/common.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        # the notes may quote the paper's config at this scale
+        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
+        scale=SCALE,
     shell:
         "python -m common.claims --paper {wildcards.paper} --claims {input.claims}"
         " --metrics {input.metrics} --scale {params.scale} --out {output} > {log} 2>&1"
@@ -132,20 +108,20 @@ rule report:
         meta="papers/{paper}/report.yaml",
     output:
         f"reports/{SCALE}/{{paper}}.pdf",
-    params:
-        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
-        scale=SCALE,
-        benchmarks=f"results/{SCALE}/{{paper}}/benchmarks",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"results/{SCALE}/{{paper}}/logs/report.log",
     benchmark:
         f"results/{SCALE}/{{paper}}/benchmarks/report.tsv"
     conda:
-        "envs/{paper}.yaml"
+        "envs/common.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
+        scale=SCALE,
+        benchmarks=f"results/{SCALE}/{{paper}}/benchmarks",
     shell:
         "python -m common.report paper --paper {wildcards.paper} --scale {params.scale}"
         " --claims {input.claims} --metrics {input.metrics} --figures {input.figures}"
@@ -157,16 +133,18 @@ rule summary:
         claims=expand("results/{scale}/{paper}/claims.csv", scale=SCALE, paper=SELECTED),
     output:
         f"reports/{SCALE}/summary.pdf",
-    params:
-        scale=SCALE,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         f"results/{SCALE}/logs/summary.log",
     benchmark:
         f"results/{SCALE}/benchmarks/summary.tsv"
+    conda:
+        "envs/common.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        scale=SCALE,
     shell:
         "python -m common.report summary --scale {params.scale} --out {output} {input.claims}"
         " > {log} 2>&1"

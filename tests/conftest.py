@@ -30,3 +30,13 @@ def _single_thread(monkeypatch):
     """Tests share two cores with each other and CI: keep numerical libraries on one thread."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.chdir(ROOT)
+
+
+DAG_FILES = ("test_workflow.py", "test_pipeline.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that run Snakemake DAGs `dag` (`make test-unit` leaves them out)."""
+    for item in items:
+        if item.path.name in DAG_FILES and "every_paper_composes" not in item.name:
+            item.add_marker(pytest.mark.dag)

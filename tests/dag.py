@@ -8,14 +8,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ("Snakefile", "common", "papers", "profiles", "envs")
+PAPERS = sorted(p.parent.name for p in ROOT.glob("papers/*/workflow.smk"))
 
 
 def snakemake(
     workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
 ) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir``; ``key=value`` items of ``args`` join ``--config``."""
     env_bin = str(Path(sys.executable).parent)
+    config = [a for a in args if "=" in a and not a.startswith("-")]
+    flags = [a for a in args if a not in config]
     return subprocess.run(
-        [f"{env_bin}/snakemake", "--config", f"scale={scale}", *args],
+        [f"{env_bin}/snakemake", *flags, "--config", f"scale={scale}", *config],
         cwd=workdir, capture_output=True, text=True, timeout=timeout,
         env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """The smoke DAG of both papers on a real (throwaway, single-node) SLURM cluster.
 
-Brings the cluster up with `common.local_slurm` (Debian slurm-wlm + munge, root only), runs
+Brings the cluster up with `tests.local_slurm` (Debian slurm-wlm + munge, root only), runs
 the DAG through `--profile profiles/slurm` next to a local run of the same copy, checks the
 numbers agree, that a failing rule is reported with its log, and that every daemon it
 started is gone afterwards, passed or failed.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from common import local_slurm
+from tests import local_slurm
 from tests.dag import copy_repo
 
 pytestmark = pytest.mark.slurm

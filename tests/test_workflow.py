@@ -6,9 +6,13 @@ reruns exactly that experiment's jobs (and what depends on them). Each paper's o
 smoke checks live in tests/papers/<name>/ and share the `smoke_dag` fixture (conftest).
 """
 
+import time
+
+import pytest
 from pypdf import PdfReader
 
-from tests.dag import COPY, copy_repo, planned_jobs, snakemake
+from common.config import compose_config
+from tests.dag import COPY, PAPERS, copy_repo, planned_jobs, snakemake
 
 
 def test_reports_render_with_scorecard(smoke_dag):
@@ -41,7 +45,7 @@ def test_comment_edit_reruns_nothing_value_edit_reruns_its_jobs(smoke_dag):
         smoke_inits = 2  # small, large (conf/scale/smoke.yaml)
         assert jobs["mesa_optimization_train"] == smoke_inits
         assert jobs["mesa_optimization_evaluate"] == smoke_inits
-        assert jobs["mesa_optimization_report"] == 1
+        assert jobs["report"] == 1
     finally:
         conf.write_text(original)
 
@@ -52,3 +56,51 @@ def test_fresh_clone_rebuilds_despite_committed_reports(tmp_path):
     assert (work / "reports/cpu/mesa_optimization.pdf").exists()
     jobs = planned_jobs(snakemake(work, "-n", scale="cpu"))
     assert jobs.get("mesa_optimization_train", 0) > 0 and jobs.get("outline_first_train", 0) > 0
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("paper", PAPERS)
+def test_every_paper_composes_at_every_scale(paper, scale):
+    cfg = compose_config(paper, [f"scale={scale}"])
+    assert "data_dir" in cfg.run and cfg.run.threads >= 1
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+def test_dag_plans_at_every_scale(tmp_path, scale):
+    work = copy_repo(tmp_path)
+    proc = snakemake(work, "-n", scale=scale)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs["report"] == len(PAPERS) and jobs["claims"] == len(PAPERS)
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        (["scal=smoke"], "unknown --config key 'scal'"),
+        (["papers=[]"], "config papers must name some of"),
+        (["papers=[nope]"], "config papers must name some of"),
+        (["data_dir=/x"], "config data_dir must map paper names to folders"),
+    ],
+)
+def test_bad_snakemake_config_is_refused(tmp_path, config, needle):
+    work = copy_repo(tmp_path)
+    proc = snakemake(work, "-n", *config, scale="smoke")
+    assert proc.returncode != 0 and needle in proc.stdout + proc.stderr
+
+
+def test_up_to_date_dry_run_is_quick(smoke_dag):
+    snakemake(smoke_dag, "-n")  # warm the config cache and the file system
+    start = time.perf_counter()
+    proc = snakemake(smoke_dag, "-n")
+    elapsed = time.perf_counter() - start
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert elapsed <= 3.0, f"snakemake -n took {elapsed:.1f} s"
+
+
+def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
+    out = smoke_dag / "report.html"
+    proc = snakemake(smoke_dag, "--report", str(out))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    html = out.read_text()
+    assert "claims.csv" in html and "caption" in html

@@ -1,8 +1,8 @@
 """A throwaway single-node SLURM cluster on this machine (Debian, root, no systemd).
 
-    python -m common.local_slurm up      # install slurm-wlm + munge if missing, start daemons
-    python -m common.local_slurm down    # stop exactly the daemons `up` started, clean up
-    python -m common.local_slurm status
+    python -m tests.local_slurm up      # install slurm-wlm + munge if missing, start daemons
+    python -m tests.local_slurm down    # stop exactly the daemons `up` started, clean up
+    python -m tests.local_slurm status
 
 Configuration lives in a temporary directory; `/etc/slurm/slurm.conf` is a symlink to it
 (the job step clears SLURM_CONF, so the default path must work). Everything listens on
@@ -69,7 +69,7 @@ def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
     return (
         overrides
         + f"""\
-# Written by common/local_slurm.py: a throwaway single-node cluster on 127.0.0.1
+# Written by tests/local_slurm.py: a throwaway single-node cluster on 127.0.0.1
 ClusterName=local
 SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
@@ -260,7 +260,7 @@ def _reap(state: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.local_slurm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.local_slurm", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--cpus", type=int, help="CPUs the node offers (default: nproc)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for idle")
