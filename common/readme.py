@@ -1,6 +1,8 @@
-"""Render each paper's README results table from its ``claims.csv``, so no typed number goes
-stale: the block between ``<!-- results:<scale> -->`` and ``<!-- /results:<scale> -->`` in
-``papers/<name>/README.md`` is replaced by the current scorecard.
+"""Render the READMEs' measured tables from the results, so no typed number goes stale:
+in ``papers/<name>/README.md`` the block between ``<!-- results:<scale> -->`` and
+``<!-- /results:<scale> -->`` becomes the paper's current scorecard (from ``claims.csv``), and
+in the top-level README the ``<!-- costs:<scale> -->`` block becomes the cost table (CPU and
+wall seconds summed over each paper's Snakemake benchmark files).
 
 python -m common.readme --scale cpu [PAPER ...]     # `make reproduce` runs it after Snakemake
 """
@@ -16,7 +18,7 @@ from common.claims import SCALES, STATUSES, read_claims_csv
 from common.cli import one_line_errors
 from common.config import REPO_ROOT
 from common.io import write_text
-from common.report import _scorecard
+from common.report import _scorecard, load_benchmarks
 
 
 def results_table(claims_csv: Path) -> str:
@@ -36,9 +38,27 @@ def results_table(claims_csv: Path) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, scale: str, table: str) -> bool:
-    """Replace the scale's results block in ``readme``; return whether the text changed."""
-    start, end = f"<!-- results:{scale} -->", f"<!-- /results:{scale} -->"
+def costs_table(results: Path, papers: list[str]) -> str:
+    """Markdown table: per paper, jobs, CPU seconds and summed job wall seconds, peak memory."""
+    lines = [
+        "| paper | jobs | CPU seconds | job wall seconds (sum) | peak memory (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    total_cpu = total_wall = 0.0
+    for paper in papers:
+        jobs = load_benchmarks(results / paper / "benchmarks")
+        cpu = sum(j["cpu_seconds"] for j in jobs if j["cpu_seconds"] == j["cpu_seconds"])
+        wall = sum(j["seconds"] for j in jobs if j["seconds"] == j["seconds"])
+        peak = max((j["max_rss"] for j in jobs), default=float("nan"))
+        total_cpu, total_wall = total_cpu + cpu, total_wall + wall
+        lines.append(f"| {paper} | {len(jobs)} | {cpu:,.0f} | {wall:,.0f} | {peak:,.0f} |")
+    lines.append(f"| **all** | | **{total_cpu:,.0f}** | **{total_wall:,.0f}** | |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, scale: str, table: str, block: str = "results") -> bool:
+    """Replace the scale's ``block`` in ``readme``; return whether the text changed."""
+    start, end = f"<!-- {block}:{scale} -->", f"<!-- /{block}:{scale} -->"
     text = readme.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
@@ -61,6 +81,11 @@ def main(argv: list[str] | None = None) -> None:
         table = results_table(root / paper / "claims.csv")
         changed = update_readme(REPO_ROOT / "papers" / paper / "README.md", args.scale, table)
         print(f"papers/{paper}/README.md: {'updated' if changed else 'unchanged'}")
+    if not args.papers:
+        changed = update_readme(
+            REPO_ROOT / "README.md", args.scale, costs_table(root, papers), block="costs"
+        )
+        print(f"README.md: {'updated' if changed else 'unchanged'}")
 
 
 if __name__ == "__main__":

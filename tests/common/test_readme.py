@@ -1,0 +1,43 @@
+"""README tables are rendered from the results, between markers, and nowhere else."""
+
+import pandas as pd
+import pytest
+
+from common.claims import evaluate_claims
+from common.readme import costs_table, results_table, update_readme
+
+CLAIM = {"id": "C1", "claim": "x > 0.5", "source": "Fig 1", "paper": "0.9", "metric": "x",
+         "check": {"op": ">", "value": 0.5}, "why": "Fig 1", "scales": ["cpu"], "note": "",
+         "null": "x_null", "oracle": "", "interval": "", "requires": []}  # fmt: skip
+
+
+def test_results_table_from_claims_csv(tmp_path):
+    df = evaluate_claims([CLAIM], {"x": [0.7, 0.8, 0.9], "x_null": 0.1}, "cpu")
+    df.to_csv(tmp_path / "claims.csv", index=False)
+    table = results_table(tmp_path / "claims.csv")
+    assert table.startswith("1 PASS.")
+    assert "| C1 | x > 0.5 | 0.8 ± 0.1 (n=3) [0.5516, 1.048] | 0.1 (FAIL) | — |" in table
+
+
+def test_update_replaces_only_the_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:cpu -->\nold\n<!-- /results:cpu -->\noutro\n")
+    assert update_readme(readme, "cpu", "new table")
+    assert (
+        readme.read_text()
+        == "intro\n<!-- results:cpu -->\nnew table\n<!-- /results:cpu -->\noutro\n"
+    )
+    assert not update_readme(readme, "cpu", "new table")
+    with pytest.raises(ValueError, match="no '<!-- results:paper -->'"):
+        update_readme(readme, "paper", "x")
+
+
+def test_costs_table_sums_benchmarks(tmp_path):
+    bench = tmp_path / "toy" / "benchmarks"
+    bench.mkdir(parents=True)
+    for name, cpu in (("train", 10.0), ("evaluate", 2.5)):
+        pd.DataFrame({"s": [cpu + 1], "max_rss": [100.0], "cpu_time": [cpu]}).to_csv(
+            bench / f"{name}.tsv", sep="\t", index=False
+        )
+    table = costs_table(tmp_path, ["toy"])
+    assert "| toy | 2 | 12 | 14 | 100 |" in table and "**12**" in table
