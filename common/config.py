@@ -141,8 +141,8 @@ def _disk_cache(paper: str) -> dict:
         return {}
 
 
-def cached_config(paper: str, overrides: tuple[str, ...] | list[str]) -> DictConfig:
-    """``compose_config`` for the DAG, cached on disk until the paper's config files change.
+def _container(paper: str, overrides: tuple[str, ...] | list[str]) -> dict:
+    """The composed config as plain data, cached on disk until the paper's config files change.
 
     The Snakefile asks for many configs (one per job, to hash them); composing each with Hydra
     takes most of a dry run, and a dry run of an up-to-date tree should answer at once.
@@ -153,16 +153,22 @@ def cached_config(paper: str, overrides: tuple[str, ...] | list[str]) -> DictCon
         from common.io import write_json
 
         write_json(CACHE_DIR / f"{paper}-{_fingerprint(paper)}.json", cache)
-    cfg = OmegaConf.create(cache[key])
+    return cache[key]
+
+
+def cached_config(paper: str, overrides: tuple[str, ...] | list[str]) -> DictConfig:
+    """``compose_config`` for the DAG (read-only), served from the disk cache."""
+    cfg = OmegaConf.create(_container(paper, overrides))
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
 
+@functools.cache
 def cached_hash(
     paper: str, overrides: tuple[str, ...], sections: tuple[str, ...] | None = None
 ) -> str:
-    """Config hash for a Snakemake ``params:`` value (cached: the DAG asks many times)."""
-    return config_hash(cached_config(paper, overrides), sections)
+    """Config hash for a Snakemake ``params:`` value (the DAG asks many times for each)."""
+    return config_hash(_container(paper, tuple(overrides)), sections)
 
 
 def require(cfg: DictConfig, checks: dict[str, tuple[bool, str]]) -> None:

@@ -104,3 +104,25 @@ def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     html = out.read_text()
     assert "claims.csv" in html and "caption" in html
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_every_note_and_report_text_renders_from_smoke_metrics(smoke_dag, paper):
+    """Strict rendering: a typo in a template's metric or config name fails here."""
+    from common.claims import load_claims
+    from common.io import read_metrics, read_yaml
+    from common.templating import render
+
+    metrics, _ = read_metrics(smoke_dag / f"results/smoke/{paper}/metrics.json")
+    context = {"cfg": compose_config(paper, ["scale=smoke"])}
+    meta = read_yaml(smoke_dag / f"papers/{paper}/report.yaml")
+    texts = [c["note"] for c in load_claims(smoke_dag / f"papers/{paper}/claims.yaml")]
+    texts += [meta["summary"], *meta["deviations"]]
+    for text in texts:
+        render(text, metrics, context, strict=True)
+
+
+def test_no_figure_has_overlapping_tick_labels(smoke_dag):
+    logs = list(smoke_dag.glob("results/smoke/*/logs/**/*figures*.log"))
+    assert len(logs) >= len(PAPERS)
+    assert not [p for p in logs if "overlapping tick labels" in p.read_text()]

@@ -135,3 +135,15 @@ def test_cli_missing_report_key(paper, tmp_path):
         f"error: {root / 'toy' / 'report.yaml'}: key 'year' must be an integer, got 'soon'"
     ]
     assert not out.exists()
+
+
+def test_overlapping_tick_labels_are_found():
+    from common.plotting import overlapping_ticklabels, set_theme
+
+    set_theme()
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_xticks(range(30), [f"label number {i}" for i in range(30)])
+    assert overlapping_ticklabels(fig) == ["axes 0 (untitled), x axis"]
+    ax.set_xticks(range(0, 30, 10), ["a", "b", "c"])
+    assert overlapping_ticklabels(fig) == []
+    plt.close(fig)
