@@ -114,6 +114,7 @@ def _entry(entry: Any, index: int, path: Path) -> dict[str, Any]:
     where = f"{path}: claim #{index + 1}"
     if not isinstance(entry, dict) or not entry:
         raise ValueError(f"{where}: expected a mapping with fields {', '.join(FIELDS)}")
+    entry = {"null" if k is None else k: v for k, v in entry.items()}  # YAML reads `null:` as None
     if isinstance(entry.get("id"), str | int) and not isinstance(entry.get("id"), bool):
         where = f"{path}: claim {entry['id']}"
     missing = [k for k in FIELDS if k not in entry]

@@ -165,10 +165,13 @@ def cached_config(paper: str, overrides: tuple[str, ...] | list[str]) -> DictCon
 
 @functools.cache
 def cached_hash(
-    paper: str, overrides: tuple[str, ...], sections: tuple[str, ...] | None = None
+    paper: str,
+    overrides: tuple[str, ...],
+    sections: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> str:
     """Config hash for a Snakemake ``params:`` value (the DAG asks many times for each)."""
-    return config_hash(_container(paper, tuple(overrides)), sections)
+    return config_hash(_container(paper, tuple(overrides)), sections, exclude)
 
 
 def require(cfg: DictConfig, checks: dict[str, tuple[bool, str]]) -> None:

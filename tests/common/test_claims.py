@@ -266,3 +266,12 @@ def test_note_with_unknown_metric_renders_a_dash_but_strict_mode_raises():
     assert render("x {{ m.gone | sig }}", {}) == "x —"
     with pytest.raises(ValueError, match="gone"):
         render("x {{ m.gone | sig }}", {}, strict=True)
+
+
+def test_unquoted_null_key_is_the_null_field(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text(
+        "- {id: C1, claim: c, source: s, paper: p, metric: ours, why: w, scales: [cpu],\n"
+        "   check: {op: '>', value: 0.5}, null: noise}\n"
+    )
+    assert load_claims(path)[0]["null"] == "noise"
