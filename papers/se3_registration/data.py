@@ -1,14 +1,17 @@
 """Build the dataset and cache it as point clouds (Hydra entry point).
 
-python -m papers.se3_registration.data scale=cpu run.out_dir=results/cpu/se3_registration/data
-``data.name=synthetic`` writes a BOP dataset to ``<out_dir>/bop`` first; ``data.name=bop`` reads
-``data.root`` (real TUD-L / LINEMOD / LM-O). Either way the BOP loader then reads the splits and
+python -m papers.se3_registration.data scale=cpu run.out_dir=results/cpu/se3_registration/data \
+    run.data_dir=results/cpu/se3_registration/data/bop
+``run.data_dir`` is the BOP dataset folder: ``data.name=synthetic`` writes a synthetic BOP
+dataset there first; ``data.name=bop`` reads the released files the user put there (real
+TUD-L / LINEMOD / LM-O). Either way the BOP loader then reads the splits and
 writes ``train.npz`` / ``test.npz`` (observed points cropped by the visible mask and centred,
 the pose of the model in that centred frame; metres), ``models.npz`` and ``dataset.json``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,22 +19,38 @@ import numpy as np
 import trimesh
 from omegaconf import DictConfig
 
-from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import load_npz, save_npz, write_json
 from papers.se3_registration import bop
+from papers.se3_registration.schema import DATA_SECTIONS
 
 MM = 1e-3  # millimetres -> metres
 
 
-def dataset_root(cfg: DictConfig, out: Path) -> Path:
-    if cfg.data.name == "synthetic":
-        return out / "bop"
-    if cfg.data.name == "bop":
-        if not cfg.data.root:
-            raise UserError("data.root must name a local BOP dataset directory for data.name=bop")
-        return Path(cfg.data.root)
-    raise UserError(f"data.name must be one of synthetic, bop; got {cfg.data.name!r}")
+def validate(cfg: DictConfig) -> None:
+    """One-line error naming the first out-of-range field."""
+    dc, sc = cfg.data, cfg.data.synthetic
+    require(cfg, {
+        "data.name": (dc.name in ("synthetic", "bop"), "must be one of synthetic, bop"),
+        "run.data_dir": (
+            bool(cfg.run.data_dir),
+            "must name the BOP dataset folder (written there for data.name=synthetic)",
+        ),
+        "data.min_points": (dc.min_points >= 1, "must be >= 1"),
+        "data.n_store": (dc.n_store >= 1, "must be >= 1"),
+        "data.n_model_store": (dc.n_model_store >= 1, "must be >= 1"),
+        "data.max_per_scene": (dc.max_per_scene >= 0, "must be >= 0 (0: every image)"),
+        "data.synthetic.n_objects": (1 <= sc.n_objects <= 5, "must be in [1, 5]"),
+        "data.synthetic.train_frames": (sc.train_frames >= 1, "must be >= 1"),
+        "data.synthetic.test_frames": (sc.test_frames >= 1, "must be >= 1"),
+        "data.synthetic.focal": (sc.focal > 0, "must be > 0"),
+    })  # fmt: skip
+
+
+def dataset_root(cfg: DictConfig) -> Path:
+    """The BOP dataset folder: ``run.data_dir`` (synthetic: written there by this script)."""
+    validate(cfg)
+    return Path(cfg.run.data_dir)
 
 
 def model_arrays(root: Path, obj_ids: list[int], n_points: int, seed: int) -> dict[str, np.ndarray]:
@@ -104,7 +123,7 @@ def main(cfg: DictConfig) -> None:
 
     out = Path(cfg.run.out_dir)
     t0 = time.perf_counter()
-    root = dataset_root(cfg, out)
+    root = dataset_root(cfg)
     summary = {}
     if cfg.data.name == "synthetic":
         summary = write_dataset(root, cfg.data.synthetic, cfg.data.seed)
@@ -120,7 +139,7 @@ def main(cfg: DictConfig) -> None:
         out / "dataset.json",
         summary
         | {
-            "config_hash": config_hash(cfg),
+            "config_hash": config_hash(cfg, DATA_SECTIONS),
             "root": str(root),
             "obj_ids": ids,
             "n_train": len(train["obs"]),
@@ -131,7 +150,9 @@ def main(cfg: DictConfig) -> None:
             "wall_time_s": time.perf_counter() - t0,
         },
     )
-    print(f"dataset: {len(train['obs'])} train / {len(test['obs'])} test instances from {root}")
+    logging.getLogger(__name__).info(
+        "dataset: %d train / %d test instances from %s", len(train["obs"]), len(test["obs"]), root
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ ablation, a few examples for the qualitative figure).
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import trimesh
 from omegaconf import DictConfig
 
 from common import provenance
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import save_npz, write_metrics
+from common.progress import progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.se3_registration import diffusion, lie
@@ -32,17 +34,28 @@ from papers.se3_registration.metrics import (
     translation_error_cm,
 )
 from papers.se3_registration.model import denoiser
-from papers.se3_registration.train import DEVICE, load_net, poses, sample_clouds
+from papers.se3_registration.train import (
+    DEVICE,
+    build_net,
+    load_net,
+    poses,
+    sample_clouds,
+    validate,
+)
 
 CHUNK = 50  # test samples per forward pass
 DENOISE_T = (200, 160, 120, 80, 40, 10)  # noise levels of the one-call denoising check
 TEST_SUBSET_SEED = 1  # the test clouds' subsets depend on the dataset seed only
+log = logging.getLogger(__name__)
 
 
-def icp(H_init: torch.Tensor, Y: torch.Tensor, model_points: np.ndarray, iterations: int):
+def icp(
+    H_init: torch.Tensor, Y: torch.Tensor, model_points: np.ndarray, iterations: int, desc="icp"
+):
     """Refine poses with trimesh's ICP: observed points onto the model's surface samples."""
     out = []
-    for H, y, pts in zip(H_init.numpy(), Y.double().numpy(), model_points, strict=True):
+    samples = zip(H_init.numpy(), Y.double().numpy(), model_points, strict=True)
+    for H, y, pts in progress(samples, desc, total=len(H_init)):
         M, _, _ = trimesh.registration.icp(
             y, pts, initial=np.linalg.inv(H), max_iterations=iterations,
             threshold=1e-7, reflection=False, scale=False,
@@ -51,12 +64,12 @@ def icp(H_init: torch.Tensor, Y: torch.Tensor, model_points: np.ndarray, iterati
     return torch.from_numpy(np.asarray(out))
 
 
-def reverse(net, X, Y, steps, sigma, seed: int) -> torch.Tensor:
+def reverse(net, X, Y, steps, sigma, seed: int, desc: str = "reverse") -> torch.Tensor:
     """Reverse process of the diffusion model on every test sample, in chunks."""
     gen = torch.Generator().manual_seed(seed)
     out = []
     with torch.no_grad():
-        for s in range(0, len(X), CHUNK):
+        for s in progress(range(0, len(X), CHUNK), f"{desc} (chunks of {CHUNK})"):
             den = denoiser(net, X[s : s + CHUNK].to(DEVICE), Y[s : s + CHUNK].to(DEVICE))
             out.append(diffusion.sample(den, len(X[s : s + CHUNK]), steps, sigma, gen)[0])
     return torch.cat(out)
@@ -75,7 +88,7 @@ def one_call(net, X, Y, H_in) -> torch.Tensor:
 def denoising(nets: dict, X, Y, H0, alpha_bar, sigma, seed: int) -> dict[str, float]:
     """Median rotation error before and after one call from forward-process poses H_t."""
     out = {}
-    for t in (t for t in DENOISE_T if t < len(alpha_bar)):
+    for t in progress([t for t in DENOISE_T if t < len(alpha_bar)], "one-call denoising check"):
         gen = torch.Generator().manual_seed(seed * 1000 + t)
         ab = torch.full((len(X),), float(alpha_bar[t]), dtype=torch.float64)
         H_t = diffusion.q_sample(H0, ab, sigma, gen)
@@ -86,8 +99,25 @@ def denoising(nets: dict, X, Y, H0, alpha_bar, sigma, seed: int) -> dict[str, fl
     return out
 
 
+def validate_eval(cfg: DictConfig) -> None:
+    """One-line error naming the first out-of-range field."""
+    ec = cfg.eval
+    validate(cfg, cfg.train.kind)
+    require(cfg, {
+        "eval.steps_ablation": (
+            1 in ec.steps_ablation and all(1 <= n <= cfg.diffusion.T for n in ec.steps_ablation),
+            "must hold 1 (the claims compare one step with the surrogate) and steps <= diffusion.T",
+        ),
+        "eval.icp_iterations": (ec.icp_iterations >= 1, "must be >= 1"),
+        "eval.ref_diameter_mm": (ec.ref_diameter_mm > 0, "must be > 0"),
+        "eval.add_frac": (ec.add_frac > 0, "must be > 0"),
+        "eval.n_examples": (ec.n_examples >= 1, "must be >= 1"),
+    })  # fmt: skip
+
+
 def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
     """(metrics, arrays) of one seed."""
+    validate_eval(cfg)
     ec, dc, mc = cfg.eval, cfg.diffusion, cfg.model
     _, test, models = load(data_dir)
     rng = np.random.default_rng([cfg.data.seed, TEST_SUBSET_SEED])
@@ -113,12 +143,15 @@ def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
     identity = lie.identity(len(X))
     steps = diffusion.reverse_steps(alpha_bar, dc.test_steps)
     H = {"icp": timed("icp", lambda: icp(identity, Y, dense, ec.icp_iterations))}
-    H["dcp"] = timed(
-        "dcp", lambda: reverse(surrogate, X, Y, diffusion.reverse_steps(alpha_bar, 1), None, 0)
-    )
-    H["dcp_icp"] = icp(H["dcp"], Y, dense, ec.icp_iterations)
-    H["diff"] = timed("diff", lambda: reverse(diff_net, X, Y, steps, sigma, cfg.seed))
-    H["diff_icp"] = icp(H["diff"], Y, dense, ec.icp_iterations)
+    one_step = diffusion.reverse_steps(alpha_bar, 1)
+    H["dcp"] = timed("dcp", lambda: reverse(surrogate, X, Y, one_step, None, 0, "dcp"))
+    H["dcp_icp"] = icp(H["dcp"], Y, dense, ec.icp_iterations, "dcp + icp")
+    H["diff"] = timed("diff", lambda: reverse(diff_net, X, Y, steps, sigma, cfg.seed, "diff"))
+    H["diff_icp"] = icp(H["diff"], Y, dense, ec.icp_iterations, "diff + icp")
+    # null of the surrogate control: the same architecture, untrained (same init seed)
+    torch.manual_seed(cfg.seed)
+    untrained = build_net(cfg).to(DEVICE).eval()
+    H_untrained = reverse(untrained, X, Y, one_step, None, 0, "untrained")
     for n in sorted({*ec.steps_ablation, dc.test_steps}):
         for noise in (0, 1):
             if n == dc.test_steps and noise:  # the headline run, same noise draws
@@ -126,7 +159,7 @@ def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
                 continue
             st = diffusion.reverse_steps(alpha_bar, n)
             H[f"diff_s{n}_noise{noise}"] = reverse(
-                diff_net, X, Y, st, sigma if noise else None, cfg.seed
+                diff_net, X, Y, st, sigma if noise else None, cfg.seed, f"diff {n} steps"
             )
 
     train_sigma = diffusion.scales(dc.sigma_r, dc.sigma_t)
@@ -140,9 +173,19 @@ def evaluate(cfg: DictConfig, run: Path, data_dir: Path):
         arrays |= {f"{name}/rot_deg": rot, f"{name}/trans_cm": trans, f"{name}/add_m": add}
     m = metrics
     head = dc.test_steps
+    identity_deg = float(np.median(rotation_error_deg(identity, H0)))
+    untrained_deg = float(np.median(rotation_error_deg(H_untrained, H0)))
     metrics |= {
+        "identity_rot_median_deg": identity_deg,
+        "untrained_rot_median_deg": untrained_deg,
+        "dcp_over_identity_rot_median": m["dcp_rot_median_deg"] / identity_deg,
+        "untrained_over_identity_rot_median": untrained_deg / identity_deg,
+        "untrained_over_dcp_rot_median": untrained_deg / m["dcp_rot_median_deg"],
         "diff_vs_dcp_rot_median_reduction": 1 - m["diff_rot_median_deg"] / m["dcp_rot_median_deg"],
+        "diff1_vs_dcp_rot_median_reduction": 1
+        - m["diff_s1_noise1_rot_median_deg"] / m["dcp_rot_median_deg"],
         "diff_minus_dcp_recall_rot5": m["diff_recall_rot5"] - m["dcp_recall_rot5"],
+        "diff1_minus_dcp_recall_rot5": m["diff_s1_noise1_recall_rot5"] - m["dcp_recall_rot5"],
         "diff1_over_dcp_rot_median": m["diff_s1_noise1_rot_median_deg"] / m["dcp_rot_median_deg"],
         "diff_steps_rot_median_change_deg": m[f"diff_s{head}_noise1_rot_median_deg"]
         - m["diff_s1_noise1_rot_median_deg"],
@@ -170,10 +213,11 @@ def main(cfg: DictConfig) -> None:
     meta = provenance.collect(config_hash(cfg), cfg.seed, time.perf_counter() - t0)
     write_metrics(run / "metrics.json", metrics, meta)
     for name in ("icp", "dcp", "dcp_icp", "diff", "diff_icp"):
-        print(
-            f"{name:9s} median rot {metrics[f'{name}_rot_median_deg']:.2f} deg, "
-            f"recall@5deg {metrics[f'{name}_recall_rot5']:.1f}%, ADD {metrics[f'{name}_add']:.1f}%"
-        )
+        log.info(
+            "%-9s median rot %.2f deg, recall@5deg %.1f%%, ADD %.1f%%", name,
+            metrics[f"{name}_rot_median_deg"], metrics[f"{name}_recall_rot5"],
+            metrics[f"{name}_add"],
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

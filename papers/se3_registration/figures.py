@@ -197,7 +197,7 @@ def main(cfg: DictConfig) -> None:
     )
     save_table(
         results_table(runs, ec), figs / "results",
-        f"Results on {dataset['n_test']} synthetic test instances (percent; mean ± std over "
+        f"Results on {dataset['n_test']} {cfg.data.name} test instances (percent; mean ± std over "
         f"{len(seeds)} seeds). {scale_note} The 'released, squared' columns apply the released "
         "code's criterion, which compares the squared translation error with the threshold (so "
         "'2 cm' is really sqrt(2) cm). Diff-DCP: {n} reverse steps with test-time noise."

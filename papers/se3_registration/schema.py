@@ -28,11 +28,12 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "synthetic"  # synthetic (written here) | bop (a local BOP dataset: TUD-L, LM, LM-O)
-    root: str = ""  # bop: local dataset directory, e.g. data/tudl
+    # synthetic (written to run.data_dir by the data stage) | bop (the released BOP files the user
+    # put in run.data_dir: TUD-L, LM, LM-O)
+    name: str = "synthetic"
     train_split: str = "train"  # bop: e.g. train_real (TUD-L)
     test_split: str = "test"
-    test_targets: str = ""  # bop: e.g. test_targets_bop19.json (relative to root)
+    test_targets: str = ""  # bop: e.g. test_targets_bop19.json (relative to run.data_dir)
     obj_ids: list[int] = field(default_factory=list)  # empty: every object
     max_per_scene: int = 0  # 0: every image
     min_points: int = 32  # instances with fewer visible depth points are skipped
@@ -97,11 +98,6 @@ class SweepConfig:
 
 
 @dataclass
-class Se3RunConfig(RunConfig):
-    data_dir: str = ""  # the data rule's output directory (train.npz, test.npz, models.npz)
-
-
-@dataclass
 class Config:
     scale_name: str = MISSING
     seed: int = 0
@@ -111,7 +107,25 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    run: Se3RunConfig = field(default_factory=Se3RunConfig)
+    # run.data_dir: the BOP dataset folder for the data stage; the data stage's output folder
+    # (train.npz, test.npz, models.npz, dataset.json) for train / evaluate / figures
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+#: What each stage reads, for its config hash (checkpoints, train.json, the rules' params): the
+#: data stage reads ``data``; a training run everything but ``eval``, and not the checkpoint
+#: interval, which does not change the result.
+DATA_SECTIONS = ("data",)
+TRAIN_SECTIONS = ("seed", "data", "model", "diffusion", "train")
+TRAIN_EXCLUDE = ("train.checkpoint_every",)
+
+
+def overrides(scale: str, seed: int | str | None = None, kind: str | None = None) -> tuple:
+    """The config overrides of one job of the DAG (workflow.smk): scale, seed, training kind."""
+    out = [f"scale={scale}"]
+    out += [f"seed={seed}"] if seed is not None else []
+    out += [f"train.kind={kind}"] if kind is not None else []
+    return tuple(out)
 
 
 ConfigStore.instance().store(name="se3_registration_schema", node=Config)

@@ -7,11 +7,15 @@ python -m papers.se3_registration.train scale=cpu seed=0 train.kind=diffusion \
 shot (DCP). ``kind=diffusion``: it sees H_t from the forward process at a uniform t in
 [1, T] (a ``train.clean_frac`` share of each batch gets the un-noised H_0) and predicts H_0.
 Both minimise the L1 point-alignment loss with Adam for the same steps and batch size.
-Writes ``weights.pt``, ``train_log.csv`` and ``train.json``; resumes from ``checkpoint.npz``.
+Writes ``weights.pt``, ``train_log.csv`` and ``train.json``. Every ``train.checkpoint_every``
+steps the network, the Adam state, the torch RNG state and the log so far go to
+``<out_dir>/checkpoint.pt``; a rerun under the same config resumes there and ends identical to an
+uninterrupted run (a checkpoint from another config is set aside: fresh start).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -21,19 +25,25 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from common.checkpoint import Checkpointer
-from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.checkpoint import Checkpoint
+from common.config import config_hash, entry_point, require
 from common.io import atomic_path, write_csv, write_json
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.se3_registration import diffusion, lie
 from papers.se3_registration.data import load
 from papers.se3_registration.model import Surrogate, denoiser, point_l1
+from papers.se3_registration.schema import TRAIN_EXCLUDE, TRAIN_SECTIONS
 
 KINDS = ("surrogate", "diffusion")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the network's device
 LOG_EVERY = 50
+log = logging.getLogger(__name__)
+
+
+def train_hash(cfg: DictConfig) -> str:
+    return config_hash(cfg, TRAIN_SECTIONS, TRAIN_EXCLUDE)
 
 
 def build_net(cfg: DictConfig) -> Surrogate:
@@ -68,22 +78,29 @@ def noisy_inputs(cfg, kind, H0, alpha_bar, gen, rng) -> torch.Tensor:
 
 
 def validate(cfg: DictConfig, kind: str) -> None:
-    if kind not in KINDS:
-        raise UserError(f"kind must be one of {KINDS}, got {kind!r}")
-    tc, mc = cfg.train, cfg.model
-    checks = {
-        "train.steps": tc.steps >= 1,
-        "train.batch_size": tc.batch_size >= 1,
-        "train.lr": tc.lr > 0,
-        "train.clean_frac": 0 <= tc.clean_frac <= 1,
-        "model.width": mc.width >= 1 and mc.width % mc.heads == 0,
-        "model.n_obs": 1 <= mc.n_obs <= cfg.data.n_store,
-        "model.n_model": 1 <= mc.n_model <= cfg.data.n_model_store,
-        "diffusion.T": cfg.diffusion.T >= 1,
-    }
-    for name, ok in checks.items():
-        if not ok:
-            raise UserError(f"{name} out of range: see papers/se3_registration/schema.py")
+    """One-line error naming the first out-of-range field."""
+    tc, mc, dc = cfg.train, cfg.model, cfg.diffusion
+    require(cfg, {
+        "train.kind": (kind in KINDS, f"must be one of {', '.join(KINDS)}"),
+        "train.steps": (tc.epochs > 0 or tc.steps >= 1, "must be >= 1 (or train.epochs > 0)"),
+        "train.epochs": (tc.epochs >= 0, "must be >= 0 (0: use train.steps)"),
+        "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+        "train.lr": (tc.lr > 0, "must be > 0"),
+        "train.clean_frac": (0 <= tc.clean_frac <= 1, "must be in [0, 1]"),
+        "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
+        "model.width": (mc.width >= 1, "must be >= 1"),
+        "model.heads": (mc.heads >= 1 and mc.width % mc.heads == 0, "must divide model.width"),
+        "model.k": (mc.k >= 1, "must be >= 1"),
+        "model.n_obs": (1 <= mc.n_obs <= cfg.data.n_store, "must be in [1, data.n_store]"),
+        "model.n_model": (
+            1 <= mc.n_model <= cfg.data.n_model_store, "must be in [1, data.n_model_store]"
+        ),
+        "model.length_scale": (mc.length_scale > 0, "must be > 0"),
+        "diffusion.T": (dc.T >= 1, "must be >= 1"),
+        "diffusion.test_steps": (1 <= dc.test_steps <= dc.T, "must be in [1, diffusion.T]"),
+        "diffusion.sigma_r": (dc.sigma_r >= 0, "must be >= 0"),
+        "diffusion.sigma_t": (dc.sigma_t >= 0, "must be >= 0"),
+    })  # fmt: skip
 
 
 def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
@@ -98,15 +115,20 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
     alpha_bar = diffusion.cosine_alpha_bar(cfg.diffusion.T, cfg.diffusion.cosine_s)
 
-    ckpt = Checkpointer(out / "checkpoint.npz", tc.checkpoint_every)
+    ckpt = Checkpoint(out / "checkpoint.pt", train_hash(cfg), tc.checkpoint_every)
     start, rows, acc = 0, [], []
     resumed = ckpt.load()
-    if resumed is not None and resumed[2].get("config_hash") == config_hash(cfg):
-        start, state, extra = resumed
-        load_state(net, opt, state)
+    if resumed is not None:
+        start, saved, extra = resumed
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["opt"])
+        torch.set_rng_state(saved["rng"])
         rows, acc = extra["rows"], extra["acc"]
-        print(f"resumed from {ckpt.path} at step {start}")
 
+    def state() -> dict:
+        return {"net": net.state_dict(), "opt": opt.state_dict(), "rng": torch.get_rng_state()}
+
+    bar = Progress(steps, f"train {kind}", initial=start)
     t0 = time.perf_counter()
     for step in range(start, steps):
         rng = np.random.default_rng([cfg.seed, step])
@@ -124,8 +146,8 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
         if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
             rows.append({"step": step + 1, "loss": float(np.mean(acc))})
             acc = []
-        extra = {"config_hash": config_hash(cfg), "rows": rows, "acc": acc}
-        ckpt.maybe_save(step + 1, state_arrays(net, opt), extra)
+        ckpt.maybe_save(step + 1, state, {"rows": rows, "acc": acc})
+        bar.update(step + 1, loss=acc[-1] if acc else rows[-1]["loss"])
     summary = {
         "kind": kind,
         "steps": steps,
@@ -137,24 +159,6 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
         "n_params": sum(p.numel() for p in net.parameters()),
     }
     return net, pd.DataFrame(rows, columns=["step", "loss"]), summary
-
-
-def state_arrays(net: Surrogate, opt: torch.optim.Optimizer) -> dict[str, np.ndarray]:
-    """Weights and Adam moments as a flat dict of arrays (for common.checkpoint)."""
-    arrays = {f"net/{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
-    for i, state in opt.state_dict()["state"].items():
-        arrays |= {f"opt/{i}/{k}": v.detach().cpu().numpy() for k, v in state.items()}
-    return arrays
-
-
-def load_state(net: Surrogate, opt: torch.optim.Optimizer, arrays: dict[str, np.ndarray]) -> None:
-    net.load_state_dict({k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k[:4] == "net/"})
-    state: dict[int, dict] = {}
-    for key, value in arrays.items():
-        if key.startswith("opt/"):
-            _, i, name = key.split("/")
-            state.setdefault(int(i), {})[name] = torch.from_numpy(value)
-    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
 
 
 def load_net(cfg: DictConfig, path: Path) -> Surrogate:
@@ -173,17 +177,17 @@ def main(cfg: DictConfig) -> None:
     kind, data_dir = cfg.train.kind, Path(cfg.run.data_dir)
     out = Path(cfg.run.out_dir)
     t0 = time.perf_counter()
-    net, log, summary = train(cfg, kind, data_dir, out)
+    net, train_log, summary = train(cfg, kind, data_dir, out)
     with atomic_path(out / "weights.pt") as tmp:
         torch.save(net.state_dict(), tmp)
-    write_csv(out / "train_log.csv", log)
+    write_csv(out / "train_log.csv", train_log)
     write_json(
         out / "train.json",
-        {"config_hash": config_hash(cfg), "wall_time_s": time.perf_counter() - t0} | summary,
+        {"config_hash": train_hash(cfg), "wall_time_s": time.perf_counter() - t0} | summary,
     )
-    Checkpointer(out / "checkpoint.npz", 1).remove()
+    Checkpoint(out / "checkpoint.pt", train_hash(cfg), 1).remove()
     steps, speed, loss = summary["steps"], summary["s_per_step"], summary["final_loss"]
-    print(f"{kind}: {steps} steps, {speed:.3f} s/step, loss {loss:.4f}")
+    log.info("%s: %d steps, %.3f s/step, loss %.4f", kind, steps, speed, loss)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def test_data_script_reads_a_local_bop_dataset(tmp_path):
     synthetic.write_dataset(tmp_path / "tudl", cfg, seed=1)
     out = tmp_path / "out"
     main([
-        "scale=smoke", "data.name=bop", f"data.root={tmp_path / 'tudl'}", "data.obj_ids=[2]",
+        "scale=smoke", "data.name=bop", f"run.data_dir={tmp_path / 'tudl'}", "data.obj_ids=[2]",
         "data.n_store=64", "data.n_model_store=128", f"run.out_dir={out}",
     ])  # fmt: skip
     train, test, models = load(out)
