@@ -6,6 +6,7 @@ reruns exactly that experiment's jobs (and what depends on them). Each paper's o
 smoke checks live in tests/papers/<name>/ and share the `smoke_dag` fixture (conftest).
 """
 
+import json
 import time
 
 import pytest
@@ -103,7 +104,11 @@ def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
     proc = snakemake(smoke_dag, "--report", str(out))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     html = out.read_text()
-    assert "claims.csv" in html and "caption" in html
+    assert html.count("claims.csv") >= len(PAPERS)
+    for paper in PAPERS:  # each figure's own caption (from its sidecar) is in the report
+        sidecar = next((smoke_dag / f"results/smoke/{paper}/figures").glob("*.json"))
+        caption = json.loads(sidecar.read_text())["caption"]
+        assert caption[:40] in html, (paper, sidecar.name)
 
 
 @pytest.mark.parametrize("paper", PAPERS)
