@@ -8,7 +8,7 @@ potts: one random Potts model per family; Gibbs chains give the pre-training and
 separate chains) the scaler-fitting sequences; the wild type is the family's lowest-energy
 sample; its assay holds every single and some double mutants, fitness = -(E(mut) - E(wt))
 plus Gaussian noise. proteingym: ProteinGym substitution CSVs (mutant, mutated_sequence,
-DMS_score) from ``data.proteingym_dir`` and a FASTA of scaler-fitting sequences; no pre-training.
+DMS_score) from ``run.data_dir`` and a FASTA of scaler-fitting sequences; no pre-training.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from common.cli import UserError
-from common.config import entry_point
+from common.config import entry_point, require
 from common.io import write_csv
+from common.progress import progress
 from papers.reverse_distillation.potts import (
     AMINO_ACIDS,
     Q,
@@ -73,7 +74,7 @@ def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     train_chains = -(-dc.pretrain_per_family // dc.samples_per_chain)
     chains = fit_chains + train_chains
     pretrain, fit, assays = [], [], []
-    for f in range(dc.families):
+    for f in progress(range(dc.families), "data: potts families"):
         potts = random_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
         samples = gibbs(potts, rng, chains, dc.burn_in, dc.samples_per_chain, dc.thin)
         chain = np.arange(len(samples)) % chains  # gibbs stacks one block of all chains per sample
@@ -144,9 +145,10 @@ def read_assay(path: Path, max_variants: int) -> pd.DataFrame:
 def proteingym_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(empty pretrain, fit, assays) tables from local ProteinGym files."""
     dc = cfg.data
-    files = sorted(Path(dc.proteingym_dir).glob("*.csv"))
+    folder = cfg.run.data_dir
+    files = sorted(Path(folder).glob("*.csv")) if folder else []
     if not files:
-        raise UserError(f"no ProteinGym CSVs in data.proteingym_dir={dc.proteingym_dir}")
+        raise UserError(f"no ProteinGym CSVs in run.data_dir={folder!r}")
     if dc.max_assays:
         files = files[: dc.max_assays]
     assays = pd.concat([read_assay(p, dc.max_variants) for p in files], ignore_index=True)
@@ -156,10 +158,35 @@ def proteingym_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return pd.DataFrame(columns=["family", "sequence"]), fit, assays
 
 
+def validate(cfg: DictConfig) -> None:
+    """Reject nonsense data settings with one line naming the field."""
+    dc = cfg.data
+    require(
+        cfg,
+        {
+            "data.source": (dc.source in SOURCES, f"must be one of {SOURCES}"),
+            "data.families": (dc.families >= 1, "must be >= 1"),
+            "data.length": (dc.length >= 2, "must be >= 2"),
+            "data.contacts": (0 <= dc.contacts < dc.length, "must be in [0, data.length)"),
+            "data.h_scale": (dc.h_scale >= 0, "must be >= 0"),
+            "data.j_scale": (dc.j_scale >= 0, "must be >= 0"),
+            "data.pretrain_per_family": (dc.pretrain_per_family >= 1, "must be >= 1"),
+            "data.fit_per_family": (dc.fit_per_family >= 1, "must be >= 1"),
+            "data.samples_per_chain": (dc.samples_per_chain >= 1, "must be >= 1"),
+            "data.burn_in": (dc.burn_in >= 0, "must be >= 0"),
+            "data.thin": (dc.thin >= 1, "must be >= 1"),
+            "data.doubles": (dc.doubles >= 0, "must be >= 0"),
+            "data.noise": (dc.noise >= 0, "must be >= 0"),
+            "data.max_assays": (dc.max_assays >= 0, "must be >= 0 (0: all)"),
+            "data.max_variants": (dc.max_variants >= 0, "must be >= 0 (0: all)"),
+            "data.fit_sequences": (dc.fit_sequences >= 1, "must be >= 1"),
+        },
+    )
+
+
 @entry_point("reverse_distillation")
 def main(cfg: DictConfig) -> None:
-    if cfg.data.source not in SOURCES:
-        raise UserError(f"data.source must be one of {SOURCES}, got {cfg.data.source!r}")
+    validate(cfg)
     tables = potts_tables(cfg) if cfg.data.source == "potts" else proteingym_tables(cfg)
     out = Path(cfg.run.out_dir)
     for name, df in zip(("pretrain", "fit", "assays"), tables, strict=True):

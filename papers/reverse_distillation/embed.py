@@ -1,6 +1,6 @@
 """Final-layer embeddings of one model (Hydra entry point), cached for reverse distillation.
 
-python -m papers.reverse_distillation.embed scale=cpu size=esm2_t2_d48 data_dir=... \
+python -m papers.reverse_distillation.embed scale=cpu size=esm2_t2_d48 run.data_dir=... \
     models_dir=... run.out_dir=results/cpu/reverse_distillation/embeddings
 Writes ``<out_dir>/<size>.npz`` with ``fit_residues`` (per-residue rows of the
 scaler-fitting set: the same random subset of residues for every model) and
@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from common.config import entry_point
+from common.config import entry_point, require
 from common.io import save_npz
+from common.progress import progress
 from common.threads import set_threads
 from papers.reverse_distillation.model import load_esm2, locate_weights, residue_embeddings
 from papers.reverse_distillation.train import size_spec
@@ -27,7 +28,7 @@ from papers.reverse_distillation.train import size_spec
 
 def read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
-        raise FileNotFoundError(f"missing {path} (run the data step first)")
+        raise FileNotFoundError(f"missing {path} (run the data step first; set run.data_dir)")
     return pd.read_csv(path)
 
 
@@ -39,11 +40,24 @@ def fit_rows(lengths: list[int], limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
 
 
+def validate(cfg: DictConfig) -> None:
+    """Reject nonsense embedding settings with one line naming the field."""
+    ec = cfg.embed
+    require(
+        cfg,
+        {
+            "embed.tokens_per_batch": (ec.tokens_per_batch >= 1, "must be >= 1"),
+            "embed.max_fit_residues": (ec.max_fit_residues >= 1, "must be >= 1"),
+        },
+    )
+
+
 @entry_point("reverse_distillation")
 def main(cfg: DictConfig) -> None:
     set_threads(cfg.run.threads)
     size = size_spec(cfg, cfg.size)
-    data = Path(cfg.data_dir)
+    validate(cfg)
+    data = Path(cfg.run.data_dir)
     fit = read_table(data / "fit.csv")["sequence"].tolist()
     assays = read_table(data / "assays.csv")["sequence"].tolist()
     if cfg.model.pretrained:
@@ -57,8 +71,10 @@ def main(cfg: DictConfig) -> None:
         model = model.cuda()
     tpb = cfg.embed.tokens_per_batch
     rows = fit_rows([len(s) for s in fit], cfg.embed.max_fit_residues, cfg.seed)
-    residues = np.concatenate(list(residue_embeddings(model, alphabet, fit, tpb)))[rows]
-    pooled = np.stack([r.mean(axis=0) for r in residue_embeddings(model, alphabet, assays, tpb)])
+    fit_emb = progress(residue_embeddings(model, alphabet, fit, tpb), "embed fit", len(fit))
+    residues = np.concatenate(list(fit_emb))[rows]
+    assay_emb = residue_embeddings(model, alphabet, assays, tpb)
+    pooled = np.stack([r.mean(axis=0) for r in progress(assay_emb, "embed assays", len(assays))])
     save_npz(
         Path(cfg.run.out_dir) / f"{size.name}.npz",
         fit_residues=residues.astype(np.float32),

@@ -1,7 +1,7 @@
 """Reverse-distil the family and probe every embedding on the DMS assays (Hydra entry point).
 
-python -m papers.reverse_distillation.evaluate scale=cpu data_dir=... embeddings_dir=... \
-    run.out_dir=results/cpu/reverse_distillation
+python -m papers.reverse_distillation.evaluate scale=cpu run.data_dir=... embeddings_dir=... \
+    run.out_dir=results/cpu/reverse_distillation/evaluate
 Reads ``<embeddings_dir>/<size>.npz`` for every member of ``model.family``; fits the RD chain
 (``rd.regressor``, and the other two regressors as an ablation) and the naive concat+PCA
 chain on the per-residue scaler-fitting rows, applies them to the pooled assay embeddings,
@@ -21,9 +21,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from common import provenance
-from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import load_npz, write_csv, write_metrics
+from common.progress import progress
 from common.threads import set_threads
 from papers.reverse_distillation.probe import SPLITS, fold_ids, probe_spearman
 from papers.reverse_distillation.rd import (
@@ -39,14 +39,29 @@ MAIN_KINDS = ("raw", "rd", "naive")
 
 
 def validate(cfg: DictConfig) -> None:
+    """Reject nonsense evaluation settings with one line naming the field."""
     dims = [m.dim for m in cfg.model.family]
-    if len(dims) < 2 or any(b <= a for a, b in zip(dims, dims[1:], strict=False)):
-        raise UserError(f"model.family needs >= 2 models of increasing dim, got dims {dims}")
-    if cfg.rd.regressor not in REGRESSORS:
-        raise UserError(f"rd.regressor must be one of {REGRESSORS}, got {cfg.rd.regressor!r}")
-    bad = sorted(set(cfg.probe.splits) - set(SPLITS))
-    if bad or cfg.probe.folds < 2:
-        raise UserError(f"probe.splits must be among {SPLITS} and probe.folds >= 2, got {bad}")
+    splits = list(cfg.probe.splits)
+    require(
+        cfg,
+        {
+            "model.family": (
+                len(dims) >= 2 and all(b > a for a, b in zip(dims, dims[1:], strict=False)),
+                "needs >= 2 models of increasing dim",
+            ),
+            "rd.regressor": (cfg.rd.regressor in REGRESSORS, f"must be one of {REGRESSORS}"),
+            "rd.ridge_alpha": (cfg.rd.ridge_alpha > 0, "must be > 0"),
+            "probe.splits": (
+                bool(splits) and set(splits) <= set(SPLITS),
+                f"must be a non-empty list drawn from {SPLITS}",
+            ),
+            "probe.folds": (cfg.probe.folds >= 2, "must be >= 2"),
+            "probe.alphas": (
+                len(cfg.probe.alphas) >= 1 and min(cfg.probe.alphas) > 0,
+                "must be a non-empty list of values > 0",
+            ),
+        },
+    )
 
 
 def nesting_table(rd: list[np.ndarray]) -> pd.DataFrame:
@@ -73,7 +88,8 @@ def probe_all(
     """Spearman per (assay, kind, size, split) for every feature matrix in ``feats``."""
     first = np.array([int(str(p).split()[0]) for p in assays["positions"]])
     rows = []
-    for name, group in assays.groupby("assay", sort=True):
+    groups = assays.groupby("assay", sort=True)
+    for name, group in progress(groups, f"probe {'/'.join(splits)}", groups.ngroups):
         idx, y = group.index.to_numpy(), group["fitness"].to_numpy()
         for split in splits:
             folds = fold_ids(first[idx], split, cfg.probe.folds, cfg.seed)
@@ -134,9 +150,9 @@ def main(cfg: DictConfig) -> None:
             raise ValueError(
                 f"{m.name}: embeddings have dim {e['fit_residues'].shape[1]}, config says {m.dim}"
             )
-    assays_csv = Path(cfg.data_dir) / "assays.csv"
+    assays_csv = Path(cfg.run.data_dir) / "assays.csv"
     if not assays_csv.exists():
-        raise FileNotFoundError(f"missing {assays_csv} (run the data step first)")
+        raise FileNotFoundError(f"missing {assays_csv} (run the data step first; set run.data_dir)")
     assays = pd.read_csv(assays_csv)
     fit = [e["fit_residues"].astype(np.float64) for e in emb]
     pooled = [e["assay_pooled"].astype(np.float64) for e in emb]

@@ -2,8 +2,9 @@
 
 python -m papers.reverse_distillation.figures scale=cpu models_dir=... \
     run.out_dir=results/cpu/reverse_distillation
-Reads ``per_assay.csv``, ``steps.csv``, ``nesting.csv`` (and the tiny models' training logs)
-from ``run.out_dir``; writes ``<out_dir>/figures/``.
+Reads ``per_assay.csv``, ``steps.csv``, ``nesting.csv`` from ``<out_dir>/evaluate`` (where the
+evaluate step wrote them) and the tiny models' training logs from ``models_dir``; writes
+``<out_dir>/figures/``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from common.config import config_hash, entry_point
 from common.plotting import plt, save_table, savefig, set_theme
 
 SCRIPT = "papers/reverse_distillation/figures.py"
+EVALUATE_SUBDIR = "evaluate"  # the evaluate step's run.out_dir, inside this step's
 KINDS = {"raw": "raw embedding", "rd": "reverse-distilled (RD)", "naive": "naive concat+PCA"}
 CAPTIONS = {
     "scaling": (
@@ -158,7 +160,9 @@ def summary_table(per: pd.DataFrame, dims: list[int]) -> pd.DataFrame:
 def main(cfg: DictConfig) -> None:
     set_theme()
     out = Path(cfg.run.out_dir)
-    per, steps, nest = read(out, "per_assay.csv"), read(out, "steps.csv"), read(out, "nesting.csv")
+    evaluated = out / EVALUATE_SUBDIR
+    per, steps = read(evaluated, "per_assay.csv"), read(evaluated, "steps.csv")
+    nest = read(evaluated, "nesting.csv")
     dims = [m.dim for m in cfg.model.family]
     names = [m.name for m in cfg.model.family]
     h = config_hash(cfg)

@@ -25,7 +25,7 @@ class DataConfig:
     thin: int = 4  # potts: sweeps between recorded samples
     doubles: int = 300  # potts: random double mutants per assay (plus all singles)
     noise: float = 0.3  # potts: fitness noise std, relative to the std of single-mutant effects
-    proteingym_dir: str = "data/proteingym/DMS_ProteinGym_substitutions"  # proteingym: *.csv
+    # proteingym: the substitution CSVs are read from run.data_dir (data stage only)
     max_assays: int = 0  # proteingym: first n assays by name (0: all)
     max_variants: int = 0  # proteingym: first n variants per assay (0: all)
     fit_fasta: str = "data/reverse_distillation/fit.fasta"  # proteingym: scaler-fitting set
@@ -56,6 +56,7 @@ class TrainConfig:
     warmup: int = 50
     weight_decay: float = 0.01
     mask_prob: float = 0.15  # BERT masking: 80% <mask>, 10% random, 10% unchanged
+    checkpoint_every: int = 100  # steps between resume checkpoints (not part of the result)
 
 
 @dataclass
@@ -82,7 +83,6 @@ class Config:
     scale_name: str = MISSING
     seed: int = 0
     size: str = ""  # train / embed: which member of model.family (a Snakemake wildcard)
-    data_dir: str = "results/manual/data"  # where the data step wrote its tables
     models_dir: str = "results/manual/models"  # where train wrote the tiny checkpoints
     embeddings_dir: str = "results/manual/embeddings"  # where embed wrote pooled embeddings
     data: DataConfig = field(default_factory=DataConfig)
@@ -91,7 +91,23 @@ class Config:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     rd: RDConfig = field(default_factory=RDConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    # run.data_dir: the data stage's input (ProteinGym CSVs at paper scale; unused by potts);
+    # for train / embed / evaluate: the folder of the data stage's tables
     run: RunConfig = field(default_factory=RunConfig)
+
+
+#: The config keys (dotted) each stage reads: its DAG rule hashes only these (so a probe change
+#: reruns evaluate, never training) and training's resume checkpoint is tied to them.
+#: train.checkpoint_every is left out: it does not change the trained model.
+STAGE_KEYS = {
+    "data": ("seed", "data"),
+    "train": (
+        "seed", "data", "model", "size", "train.steps", "train.batch_size", "train.lr",
+        "train.warmup", "train.weight_decay", "train.mask_prob",
+    ),
+    "embed": ("seed", "data", "model", "embed", "size"),
+    "evaluate": ("seed", "data", "model", "embed", "rd", "probe"),
+}  # fmt: skip
 
 
 ConfigStore.instance().store(name="reverse_distillation_schema", node=Config)

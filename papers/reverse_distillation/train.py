@@ -1,10 +1,13 @@
 """Masked-LM pre-training of one tiny ESM-2 model of the family (Hydra entry point).
 
-python -m papers.reverse_distillation.train scale=cpu size=esm2_t2_d48 \
+python -m papers.reverse_distillation.train scale=cpu size=esm2_t2_d48 run.data_dir=DATA \
     run.out_dir=results/cpu/reverse_distillation/models
-Reads ``<data_dir>/pretrain.csv``, trains fair-esm's ``ESM2`` with BERT masking (AdamW,
+Reads ``<run.data_dir>/pretrain.csv``, trains fair-esm's ``ESM2`` with BERT masking (AdamW,
 linear warm-up then linear decay) and writes ``<out_dir>/<size>.pt`` (+ its
 contact-regression file) in fair-esm's checkpoint format and ``<out_dir>/<size>_train.csv``.
+Every ``train.checkpoint_every`` steps it saves ``<out_dir>/<size>_checkpoint.pt`` (model,
+optimizer, scheduler, RNG states, loss log); a rerun under the same config resumes from it and
+ends identical to an uninterrupted run, a rerun under another config starts fresh.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from common.checkpoint import Checkpoint
 from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import write_csv, write_json
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.reverse_distillation.model import build_esm2, save_esm2
 from papers.reverse_distillation.potts import AMINO_ACIDS
+from papers.reverse_distillation.schema import STAGE_KEYS
 
 LOG_EVERY = 25
 
@@ -60,17 +66,41 @@ def lr_factor(step: int, warmup: int, steps: int) -> float:
     return 1.0 - 0.9 * (step - warmup) / max(1, steps - warmup)
 
 
-@entry_point("reverse_distillation")
-def main(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig) -> None:
+    """Reject nonsense training settings with one line naming the field."""
+    tc, size = cfg.train, size_spec(cfg, cfg.get("size", ""))
+    require(
+        cfg,
+        {
+            "model.family": (
+                size.layers >= 1
+                and size.dim >= 1
+                and size.heads >= 1
+                and size.dim % size.heads == 0,
+                f"member {size.name} needs layers, dim, heads >= 1 and dim divisible by heads",
+            ),
+            "train.steps": (tc.steps >= 1, "must be >= 1"),
+            "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+            "train.lr": (tc.lr > 0, "must be > 0"),
+            "train.warmup": (0 <= tc.warmup <= tc.steps, "must be in [0, train.steps]"),
+            "train.weight_decay": (tc.weight_decay >= 0, "must be >= 0"),
+            "train.mask_prob": (0 < tc.mask_prob < 1, "must be in (0, 1)"),
+            "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
+        },
+    )
+
+
+def train(cfg: DictConfig) -> int:
+    """Train model ``cfg.size`` and write its files; return the step it started from
+    (> 0 when it resumed from ``<out_dir>/<size>_checkpoint.pt``)."""
     set_threads(cfg.run.threads)
     size = size_spec(cfg, cfg.get("size", ""))
+    validate(cfg)
     tc = cfg.train
-    if tc.steps < 1 or tc.batch_size < 1 or not 0 < tc.mask_prob < 1:
-        raise UserError("train.steps and train.batch_size must be >= 1, train.mask_prob in (0, 1)")
     seed_everything(cfg.seed)
-    data = Path(cfg.data_dir) / "pretrain.csv"
+    data = Path(cfg.run.data_dir) / "pretrain.csv"
     if not data.exists():
-        raise FileNotFoundError(f"missing {data} (run the data step first)")
+        raise FileNotFoundError(f"missing {data} (run the data step first; set run.data_dir)")
     seqs = pd.read_csv(data)["sequence"].tolist()
     model = build_esm2(size.layers, size.dim, size.heads)
     alphabet = model.alphabet
@@ -78,9 +108,32 @@ def main(cfg: DictConfig) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, tc.warmup, tc.steps))
     gen = torch.Generator().manual_seed(cfg.seed)
-    rows, running, t0 = [], [], time.time()
+    out = Path(cfg.run.out_dir)
+    h = config_hash(cfg, STAGE_KEYS["train"])
+    ckpt = Checkpoint(out / f"{size.name}_checkpoint.pt", h, tc.checkpoint_every)
+    rows, running, start, t0 = [], [], 0, time.time()
+    resumed = ckpt.load()
+    if resumed is not None:
+        state = resumed.state
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start, rows, running = resumed.step, resumed.extra["rows"], resumed.extra["running"]
+
+    def snapshot() -> dict:
+        return {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    bar = Progress(tc.steps, f"train {size.name}", initial=start)
     model.train()
-    for step in range(tc.steps):
+    for step in range(start, tc.steps):
         batch = tokens[torch.randint(len(tokens), (tc.batch_size,), generator=gen)]
         corrupted, target = mask_tokens(batch, alphabet, tc.mask_prob, gen)
         logits = model(corrupted)["logits"]
@@ -89,21 +142,31 @@ def main(cfg: DictConfig) -> None:
         loss.backward()
         opt.step()
         sched.step()
-        running.append(loss.item())
+        value = loss.item()
+        running.append(value)
         if (step + 1) % LOG_EVERY == 0 or step + 1 == tc.steps:
             rows.append({"step": step + 1, "loss": float(np.mean(running))})
             running = []
-    out = Path(cfg.run.out_dir)
+        bar.update(step + 1, loss=value)
+        ckpt.maybe_save(step + 1, snapshot, {"rows": rows, "running": running})
     save_esm2(model.eval(), out / f"{size.name}.pt")
     write_csv(out / f"{size.name}_train.csv", pd.DataFrame(rows))
     write_json(
         out / f"{size.name}_train.json",
         {
-            "config_hash": config_hash(cfg),
+            "config_hash": h,
+            "resumed_from": start,
             "seconds": time.time() - t0,
             "final_loss": rows[-1]["loss"],
         },
     )
+    ckpt.remove()
+    return start
+
+
+@entry_point("reverse_distillation")
+def main(cfg: DictConfig) -> None:
+    train(cfg)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def write_proteingym(tmp_path):
 
 def test_proteingym_reader(tmp_path):
     gym = write_proteingym(tmp_path)
-    over = ["scale=paper", f"data.proteingym_dir={gym}", f"data.fit_fasta={tmp_path}/fit.fasta",
+    over = ["scale=paper", f"run.data_dir={gym}", f"data.fit_fasta={tmp_path}/fit.fasta",
             "data.fit_sequences=2"]  # fmt: skip
     pretrain, fit, assays = proteingym_tables(compose_config("reverse_distillation", over))
     assert pretrain.empty and fit["sequence"].tolist() == ["MKTAYIAKQR", "GSHML"]
@@ -54,7 +54,7 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
     bad = gym / "TEST_ASSAY.csv"
     bad.write_text("mutant,mutated_sequence,DMS_score\nX12,AAA,0.1\n")
     out = tmp_path / "out"
-    args = ["scale=paper", f"data.proteingym_dir={gym}", f"data.fit_fasta={tmp_path}/fit.fasta",
+    args = ["scale=paper", f"run.data_dir={gym}", f"data.fit_fasta={tmp_path}/fit.fasta",
             f"run.out_dir={out}"]  # fmt: skip
     with pytest.raises(SystemExit):
         main(args)
@@ -65,5 +65,31 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
     assert "data.source must be one of" in capsys.readouterr().err
     with pytest.raises(UserError, match="no ProteinGym CSVs"):
         proteingym_tables(
-            compose_config("reverse_distillation", ["scale=paper", f"data.proteingym_dir={out}"])
+            compose_config("reverse_distillation", ["scale=paper", f"run.data_dir={out}"])
         )
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [("data.families=0", "data.families"), ("data.length=0", "data.length"),
+     ("data.thin=0", "data.thin"), ("data.noise=-1", "data.noise"),
+     ("data.pretrain_per_family=0", "data.pretrain_per_family")],
+)  # fmt: skip
+def test_nonsense_data_settings_are_rejected(tmp_path, capsys, override, field):
+    with pytest.raises(SystemExit):
+        main(["scale=smoke", override, f"run.out_dir={tmp_path}/out"])
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {field} ") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [("probe.folds=1", "probe.folds"), ("rd.ridge_alpha=0", "rd.ridge_alpha"),
+     ("probe.splits=[]", "probe.splits"), ("rd.regressor=lasso", "rd.regressor"),
+     ("probe.alphas=[-1.0]", "probe.alphas")],
+)  # fmt: skip
+def test_nonsense_evaluation_settings_are_rejected(override, field):
+    from papers.reverse_distillation.evaluate import validate
+
+    with pytest.raises(UserError, match=field):
+        validate(compose_config("reverse_distillation", ["scale=smoke", override]))

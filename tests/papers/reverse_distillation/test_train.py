@@ -1,0 +1,102 @@
+"""Masked-LM training: resume after a kill ends identical to an uninterrupted run; a changed
+config starts fresh; nonsense settings are one-line errors."""
+
+import pandas as pd
+import pytest
+import torch
+
+from common.checkpoint import Checkpoint
+from common.cli import UserError
+from common.config import compose_config
+from papers.reverse_distillation.data import potts_tables
+from papers.reverse_distillation.schema import STAGE_KEYS
+from papers.reverse_distillation.train import train
+
+SIZE = "esm2_t1_d16"
+
+
+class Killed(Exception):
+    """Stands in for the job being killed right after a checkpoint was written."""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    pretrain, _, _ = potts_tables(compose_config("reverse_distillation", ["scale=smoke"]))
+    pretrain.to_csv(folder / "pretrain.csv", index=False)
+    return folder
+
+
+def cfg_at(data_dir, out, *extra):
+    over = ["scale=smoke", f"size={SIZE}", "train.steps=8", "train.checkpoint_every=3",
+            f"run.data_dir={data_dir}", f"run.out_dir={out}", *extra]  # fmt: skip
+    return compose_config("reverse_distillation", over)
+
+
+def kill_after_first_save(monkeypatch):
+    real = Checkpoint.maybe_save
+
+    def maybe_save(self, step, state, extra=None):
+        if real(self, step, state, extra):
+            raise Killed(f"killed after saving step {step}")
+        return False
+
+    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
+
+
+def outputs(out):
+    state = torch.load(out / f"{SIZE}.pt", weights_only=False)["model"]
+    return state, pd.read_csv(out / f"{SIZE}_train.csv")
+
+
+def assert_same(a, b):
+    (state_a, log_a), (state_b, log_b) = a, b
+    assert state_a.keys() == state_b.keys()
+    for key in state_a:
+        assert torch.equal(state_a[key], state_b[key]), key
+    pd.testing.assert_frame_equal(log_a, log_b)
+
+
+def test_resume_after_kill_equals_uninterrupted_run(tmp_path, data_dir, monkeypatch):
+    clean = tmp_path / "clean"
+    assert train(cfg_at(data_dir, clean)) == 0
+    assert not (clean / f"{SIZE}_checkpoint.pt").exists()  # removed once the outputs exist
+
+    out = tmp_path / "killed"
+    with monkeypatch.context() as patch:
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
+            train(cfg_at(data_dir, out))
+    assert (out / f"{SIZE}_checkpoint.pt").exists() and not (out / f"{SIZE}.pt").exists()
+    assert train(cfg_at(data_dir, out)) == 3  # resumed at the saved step
+    assert_same(outputs(out), outputs(clean))
+
+
+def test_changed_config_starts_fresh(tmp_path, data_dir, monkeypatch):
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
+            train(cfg_at(data_dir, out))
+    assert (out / f"{SIZE}_checkpoint.pt").exists()
+    assert train(cfg_at(data_dir, out, "train.lr=1e-3")) == 0  # a hashed value changed
+    clean = tmp_path / "clean"
+    train(cfg_at(data_dir, clean, "train.lr=1e-3"))
+    assert_same(outputs(out), outputs(clean))
+
+
+def test_checkpoint_interval_is_not_hashed_and_every_train_key_is(tmp_path, data_dir):
+    cfg = cfg_at(data_dir, tmp_path)
+    hashed = set(STAGE_KEYS["train"])
+    assert {f"train.{k}" for k in cfg.train} - hashed == {"train.checkpoint_every"}
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [("train.steps=0", "train.steps"), ("train.lr=-1e-3", "train.lr"),
+     ("train.batch_size=0", "train.batch_size"), ("train.mask_prob=1.5", "train.mask_prob"),
+     ("train.checkpoint_every=0", "train.checkpoint_every")],
+)  # fmt: skip
+def test_nonsense_training_settings_are_rejected(tmp_path, data_dir, override, field):
+    with pytest.raises(UserError, match=field):
+        train(cfg_at(data_dir, tmp_path, override))
