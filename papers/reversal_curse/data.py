@@ -5,8 +5,8 @@ Synthetic (cpu, smoke): generates three subsets of facts (NameToDescription "p2d
 DescriptionToName "d2p", Both) and writes them as the paper's JSONL lines
 ``{"prompt", "completion"}`` (plus ``name`` and ``description`` fields that the encoder and
 reverse-training variants use). Released (paper scale): validates the paper's files in
-``data.dir`` and copies them. Either way the run directory then holds ``all_prompts_train.jsonl``
-and one ``<set>.jsonl`` per test set.
+``run.data_dir`` and copies them. Either way the run directory then holds
+``all_prompts_train.jsonl`` and one ``<set>.jsonl`` per test set.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from common.cli import UserError
 from common.config import entry_point
 from common.io import atomic_path, write_json
+from papers.reversal_curse.schema import validate
 
 TRAIN_FILE = "all_prompts_train.jsonl"
 #: The paper's released Experiment-1 test files (june_version_7921032488), then its per-subset
@@ -204,15 +205,16 @@ def released_sets(data_dir: str | Path) -> dict[str, list[Example]]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise UserError(
-            f"data.dir {str(data_dir)!r} is not a directory; put the paper's Experiment-1 files "
-            f"({TRAIN_FILE}, {', '.join(RELEASED_TEST_FILES[:2])}, ...) there"
+            f"run.data_dir {str(data_dir)!r} is not a directory; put the paper's Experiment-1 "
+            f"files ({TRAIN_FILE}, {', '.join(RELEASED_TEST_FILES[:2])}, ...) there"
         )
     sets = {TRAIN_FILE.removesuffix(".jsonl"): read_jsonl(data_dir / TRAIN_FILE)}
     for stem in RELEASED_TEST_FILES:
         if (data_dir / f"{stem}.jsonl").exists():
             sets[stem] = read_jsonl(data_dir / f"{stem}.jsonl")
     if len(sets) == 1:
-        raise UserError(f"data.dir {data_dir}: no test files ({', '.join(RELEASED_TEST_FILES)})")
+        files = ", ".join(RELEASED_TEST_FILES)
+        raise UserError(f"run.data_dir {data_dir}: no test files ({files})")
     return sets
 
 
@@ -226,13 +228,14 @@ def load_sets(data_dir: str | Path) -> dict[str, list[Example]]:
 
 @entry_point("reversal_curse")
 def main(cfg: DictConfig) -> None:
+    validate(cfg)
     out = Path(cfg.run.out_dir)
     if cfg.data.source == "synthetic":
         sets = synthetic_sets(cfg)
-    elif cfg.data.source == "released":
-        sets = released_sets(cfg.data.dir)
-    else:
-        raise UserError(f"data.source must be synthetic or released, got {cfg.data.source!r}")
+    else:  # released: the paper's files, wherever run.data_dir says
+        if not cfg.run.data_dir:
+            raise UserError("run.data_dir must name the folder of the paper's released files")
+        sets = released_sets(cfg.run.data_dir)
     for stem, examples in sets.items():
         write_jsonl(out / f"{stem}.jsonl", examples)
     write_json(out / "manifest.json", {stem: len(ex) for stem, ex in sets.items()})

@@ -1,7 +1,8 @@
 """Probe one trained run on every test set (Hydra entry point).
 
 python -m papers.reversal_curse.evaluate scale=cpu variant=decoder seed=0 \
-    data_dir=results/cpu/reversal_curse/data run.out_dir=results/cpu/reversal_curse/decoder/seed0
+    run.data_dir=results/cpu/reversal_curse/data \
+    run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
 Decoders: exact match of the greedy completion (``acc.<set>``); on the name sets of
 ``eval.name_sets`` also the log-probability of the correct vs a random name of the same set
 (paired t-test over facts: ``logp_gap``, ``logp_p``, ``p_gt_005``, ``p_lt_1e6``) and the
@@ -19,11 +20,13 @@ from omegaconf import DictConfig
 
 from common import provenance
 from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import save_npz, write_metrics
+from common.progress import progress
 from common.threads import set_threads
 from papers.reversal_curse.data import TRAIN_FILE, Example, load_sets
 from papers.reversal_curse.model import DECODERS, load_run
+from papers.reversal_curse.schema import validate
 from papers.reversal_curse.stats import (
     chance_mrr,
     logprob_test,
@@ -130,7 +133,7 @@ def measure(cfg: DictConfig, run_dir: Path, data_dir: Path):
     bs = cfg.eval.batch_size
     metrics, arrays = {}, {}
     rng = np.random.default_rng([cfg.seed, 11])
-    for stem, examples in sets.items():
+    for stem, examples in progress(list(sets.items()), f"evaluate {cfg.variant} seed {cfg.seed}"):
         if cfg.variant in DECODERS:
             pairs = [(ex.prompt, ex.completion) for ex in examples]
             metrics[f"acc.{stem}"] = float(completion_scores(model, tokenizer, pairs, bs)[1].mean())
@@ -151,8 +154,10 @@ def measure(cfg: DictConfig, run_dir: Path, data_dir: Path):
 @entry_point("reversal_curse")
 def main(cfg: DictConfig) -> None:
     set_threads(cfg.run.threads)
+    validate(cfg)
+    require(cfg, {"run.data_dir": (bool(cfg.run.data_dir), "must name the data stage's output")})
     run_dir = Path(cfg.run.out_dir)
-    metrics, arrays = measure(cfg, run_dir, Path(cfg.data_dir))
+    metrics, arrays = measure(cfg, run_dir, Path(cfg.run.data_dir))
     save_npz(run_dir / "scores.npz", **arrays)
     write_metrics(run_dir / "metrics.json", metrics, provenance.collect(config_hash(cfg), cfg.seed))
     print("\n".join(f"{k}: {v:.4g}" for k, v in sorted(metrics.items())))

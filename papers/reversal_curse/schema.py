@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from common.config import RunConfig
+from common.config import RunConfig, require
 
 #: Model variants a run can train (Snakemake wildcard ``variant``).
 VARIANTS = ("decoder", "reverse", "enc_fixed", "enc_uniform")
@@ -15,8 +15,8 @@ VARIANTS = ("decoder", "reverse", "enc_fixed", "enc_uniform")
 
 @dataclass
 class DataConfig:
-    source: str = "synthetic"  # synthetic (generated here) | released (the paper's JSONL files)
-    dir: str = "data/reversal_curse"  # released: local directory of the paper's Experiment-1 files
+    #: synthetic (generated here) | released (the paper's JSONL files, read from run.data_dir)
+    source: str = "synthetic"
     data_seed: int = 0  # synthetic: names, descriptions and subsets (one dataset for every seed)
     facts_per_subset: int = 30
     train_templates: int = 8  # per direction; the rest of each direction's templates are held out
@@ -44,6 +44,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 50
     mask_rate: float = 0.15  # enc_fixed: BERT's fixed masking rate (enc_uniform draws U(0, 1))
+    checkpoint_every: int = 100  # steps between resume checkpoints (not hashed: same result)
 
 
 @dataclass
@@ -66,13 +67,40 @@ class Config:
     scale_name: str = MISSING
     seed: int = 0
     variant: str = "decoder"  # one of VARIANTS
-    data_dir: str = ""  # the run's data directory, written by papers.reversal_curse.data
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+
+def validate(cfg) -> None:
+    """Fail early with one line naming the field on values no stage can use."""
+    dc, mc, tc = cfg.data, cfg.model, cfg.train
+    require(cfg, {
+        "variant": (cfg.variant in VARIANTS, f"must be one of {', '.join(VARIANTS)}"),
+        "data.source": (dc.source in ("synthetic", "released"), "must be synthetic or released"),
+        "data.facts_per_subset": (dc.facts_per_subset >= 1, "must be >= 1"),
+        "data.train_templates": (dc.train_templates >= 1, "must be >= 1"),
+        "data.heldout_templates": (dc.heldout_templates >= 0, "must be >= 0"),
+        "model.layers": (mc.layers >= 1, "must be >= 1"),
+        "model.width": (mc.width >= 1, "must be >= 1"),
+        "model.heads": (mc.heads >= 1, "must be >= 1"),
+        "model.max_len": (mc.max_len >= 2, "must be >= 2"),
+        "model.dropout": (0 <= mc.dropout < 1, "must be in [0, 1)"),
+        "train.steps": (tc.steps >= 0 and (tc.steps > 0 or tc.epochs > 0),
+                        "must be >= 1 (or 0 with train.epochs >= 1)"),
+        "train.epochs": (tc.epochs >= 0, "must be >= 0"),
+        "train.encoder_steps": (tc.encoder_steps >= 0, "must be >= 0"),
+        "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+        "train.lr": (tc.lr > 0, "must be > 0"),
+        "train.weight_decay": (tc.weight_decay >= 0, "must be >= 0"),
+        "train.warmup": (tc.warmup >= 0, "must be >= 0"),
+        "train.mask_rate": (0 < tc.mask_rate < 1, "must be in (0, 1)"),
+        "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
+        "eval.batch_size": (cfg.eval.batch_size >= 1, "must be >= 1"),
+    })  # fmt: skip
 
 
 ConfigStore.instance().store(name="reversal_curse_schema", node=Config)

@@ -1,12 +1,19 @@
 """Train one variant on the training file (Hydra entry point).
 
 python -m papers.reversal_curse.train scale=cpu variant=decoder seed=0 \
-    data_dir=results/cpu/reversal_curse/data run.out_dir=results/cpu/reversal_curse/decoder/seed0
+    run.data_dir=results/cpu/reversal_curse/data \
+    run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
 Variants: ``decoder`` (GPT-2, next-token loss on all tokens, as the paper: no loss masking),
 ``reverse`` (the same plus an entity-preserving reversed copy of every document),
 ``enc_fixed`` / ``enc_uniform`` (BERT masked LM, masking rate 15% or drawn per document from
 U(0, 1)). AdamW with warm-up and a cosine schedule. Writes ``model/`` (``save_pretrained``:
 weights and tokenizer), ``train_log.csv`` and ``train.json``.
+
+Resumable: every ``train.checkpoint_every`` steps ``checkpoint.pt`` in the run directory holds
+the model, optimizer and schedule state, the random-number states (data order, masking,
+dropout), the unconsumed part of the epoch's order and the log so far; a rerun of a killed job
+under the same config continues from it and ends with the same weights and log as an
+uninterrupted run. A checkpoint of another config is set aside (fresh start).
 """
 
 from __future__ import annotations
@@ -20,33 +27,28 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from common.checkpoint import Checkpoint
 from common.cli import UserError
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import write_csv, write_json
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.reversal_curse.data import TRAIN_FILE, Example, load_sets
-from papers.reversal_curse.schema import VARIANTS
+from papers.reversal_curse.schema import validate
+
+#: Config sections training reads (its checkpoint's and Snakemake's hash); the checkpoint
+#: interval does not change the result.
+TRAIN_SECTIONS = ("seed", "variant", "data", "model", "train")
+TRAIN_EXCLUDE = ("train.checkpoint_every",)
 
 LOG_EVERY = 50
 MASK_KEEP, MASK_RANDOM = 0.1, 0.1  # BERT's 80/10/10 rule for the positions picked for the loss
 
 
-def validate(cfg: DictConfig) -> None:
-    """Fail early, naming the field, on values training cannot use."""
-    tc = cfg.train
-    checks = {
-        "variant": (cfg.variant in VARIANTS, f"must be one of {', '.join(VARIANTS)}"),
-        "train.steps": (tc.steps >= 0 and (tc.steps > 0 or tc.epochs > 0),
-                        "must be >= 1 (or 0 with train.epochs >= 1)"),
-        "train.encoder_steps": (tc.encoder_steps >= 0, "must be >= 0"),
-        "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
-        "train.lr": (tc.lr > 0, "must be > 0"),
-        "train.mask_rate": (0 < tc.mask_rate < 1, "must be in (0, 1)"),
-    }  # fmt: skip
-    for name, (ok, rule) in checks.items():
-        if not ok:
-            raise UserError(f"{name} {rule}")
+def train_hash(cfg: DictConfig) -> str:
+    """Hash of what training reads: a checkpoint resumes only under the same value."""
+    return config_hash(cfg, TRAIN_SECTIONS, TRAIN_EXCLUDE)
 
 
 def reverse_entities(ex: Example) -> str:
@@ -125,8 +127,12 @@ def mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule: bool = True):
     return inputs, labels
 
 
-def train(cfg: DictConfig, data_dir: Path):
-    """Train; return (model, tokenizer, log DataFrame, summary)."""
+def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
+    """Train; return (model, tokenizer, log DataFrame, summary).
+
+    With ``out_dir``, checkpoints go to ``out_dir/checkpoint.pt`` and a fitting one is resumed
+    (``summary["resumed_from"]``: the step it continued from, 0 for a fresh start).
+    """
     import torch
     from transformers import get_cosine_schedule_with_warmup
 
@@ -153,10 +159,38 @@ def train(cfg: DictConfig, data_dir: Path):
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, min(tc.warmup, steps // 10), steps)
-    model.train()
     rows, acc, order = [], [], torch.empty(0, dtype=torch.long)
+    start, elapsed = 0, 0.0
+    ckpt = None
+    if out_dir is not None:
+        ckpt = Checkpoint(Path(out_dir) / "checkpoint.pt", train_hash(cfg), tc.checkpoint_every)
+        resumed = ckpt.load()
+        if resumed is not None:
+            state, extra = resumed.state, resumed.extra
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            gen.set_state(state["data_rng"])
+            torch.set_rng_state(state["torch_rng"])
+            if device == "cuda" and "cuda_rng" in state:
+                torch.cuda.set_rng_state(state["cuda_rng"])
+            order = state["order"]
+            start, rows, acc, elapsed = resumed.step, extra["rows"], extra["acc"], extra["elapsed"]
+
+    def snapshot() -> dict:
+        state = {
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "data_rng": gen.get_state(),
+            "torch_rng": torch.get_rng_state(), "order": order.clone(),
+        }  # fmt: skip
+        if device == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state()
+        return state
+
+    model.train()
+    bar = Progress(steps, f"train {cfg.variant} seed {cfg.seed}", initial=start)
     t0 = time.perf_counter()
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         if len(order) < tc.batch_size:  # reshuffle each epoch, keep the leftovers first
             order = torch.cat([order, torch.randperm(len(docs), generator=gen)])
         batch, order = order[: tc.batch_size], order[tc.batch_size :]
@@ -181,11 +215,16 @@ def train(cfg: DictConfig, data_dir: Path):
         if step % LOG_EVERY == 0 or step == steps:
             rows.append({"step": step, "loss": float(np.mean(acc))})
             acc = []
+        bar.update(step, loss=acc[-1] if acc else rows[-1]["loss"])
+        if ckpt is not None and step < steps:
+            extra = {"rows": rows, "acc": acc, "elapsed": elapsed + time.perf_counter() - t0}
+            ckpt.maybe_save(step, snapshot, extra)
     model.cpu()
     summary = {
         "variant": cfg.variant, "steps": steps, "documents": len(docs),
         "vocab_size": len(tokenizer), "parameters": sum(p.numel() for p in model.parameters()),
-        "final_loss": rows[-1]["loss"], "train_time_s": time.perf_counter() - t0,
+        "final_loss": rows[-1]["loss"], "train_time_s": elapsed + time.perf_counter() - t0,
+        "resumed_from": start,
     }  # fmt: skip
     return model, tokenizer, pd.DataFrame(rows, columns=["step", "loss"]), summary
 
@@ -193,8 +232,9 @@ def train(cfg: DictConfig, data_dir: Path):
 @entry_point("reversal_curse")
 def main(cfg: DictConfig) -> None:
     set_threads(cfg.run.threads)
+    require(cfg, {"run.data_dir": (bool(cfg.run.data_dir), "must name the data stage's output")})
     out = Path(cfg.run.out_dir)
-    model, tokenizer, log, summary = train(cfg, Path(cfg.data_dir))
+    model, tokenizer, log, summary = train(cfg, Path(cfg.run.data_dir), out)
     tmp = out / ".model.tmp"  # a directory, renamed into place when complete
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
@@ -202,7 +242,8 @@ def main(cfg: DictConfig) -> None:
     shutil.rmtree(out / "model", ignore_errors=True)
     tmp.rename(out / "model")
     write_csv(out / "train_log.csv", log)
-    write_json(out / "train.json", {"config_hash": config_hash(cfg), **summary})
+    write_json(out / "train.json", {"config_hash": train_hash(cfg), **summary})
+    Checkpoint(out / "checkpoint.pt", train_hash(cfg), cfg.train.checkpoint_every).remove()
     print(
         f"{cfg.variant} seed {cfg.seed}: {summary['steps']} steps in "
         f"{summary['train_time_s']:.1f} s, final loss {summary['final_loss']:.4f}"

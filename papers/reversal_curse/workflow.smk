@@ -1,190 +1,150 @@
-"""Reversal-curse rules: data once; train and evaluate per (variant, seed); then aggregate,
-claims, figures, report."""
+"""Reversal-curse rules: data once; train and evaluate per (variant, seed); then aggregate and
+figures (the claims and report rules are the Snakefile's generic ones)."""
 
-from common.config import cached_hash, compose_config
+from common.config import cached_config, cached_hash, config_hash
+from papers.reversal_curse.dag import overrides as rc_overrides, parent, runs
+from papers.reversal_curse.train import train_hash
 
 RC = "reversal_curse"
-RC_OUT = f"results/{SCALE}/{RC}"
-RC_DATA = RC_OUT + "/data"
-RC_RUN = RC_OUT + "/runs/{variant}/seed{seed}"
-_RC_CFG = compose_config(RC, [f"scale={SCALE}"])
-RC_SEEDS = list(_RC_CFG.sweep.seeds)
-RC_VARIANTS = list(_RC_CFG.sweep.variants)
+RC_OUT = paper_out(RC)
+RC_DATA = f"{RC_OUT}/data"
+RC_RUN = f"{RC_OUT}/runs/{{rc_variant}}/seed{{rc_seed}}"
+RC_CFG = cached_config(RC, (f"scale={SCALE}",))
+RC_SEEDS = list(RC_CFG.sweep.seeds)
+RC_VARIANTS = list(RC_CFG.sweep.variants)
 #: per scale: (mem_mb, runtime in minutes) of train / evaluate; gpu only at paper scale.
 RC_RES = {"smoke": (1000, 3), "cpu": (1500, 10), "paper": (40000, 600)}[SCALE]
+#: config sections evaluation reads
+RC_EVAL_SECTIONS = ("seed", "variant", "data", "model", "train", "eval")
 
 
 wildcard_constraints:
-    variant="|".join(RC_VARIANTS),
-    seed=r"\d+",
-
-
-def rc_overrides(w):
-    return (f"scale={SCALE}", f"variant={w.variant}", f"seed={w.seed}")
+    rc_variant="|".join(RC_VARIANTS),
+    rc_seed=r"\d+",
 
 
 rule reversal_curse_data:
     output:
         directory(RC_DATA),
-    params:
-        cfg_hash=cached_hash(RC, (f"scale={SCALE}",)),
+    log:
+        f"{RC_OUT}/logs/data.log",
+    benchmark:
+        f"{RC_OUT}/benchmarks/data.tsv"
+    conda:
+        "../../envs/reversal_curse.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    log:
-        RC_OUT + "/logs/data.log",
-    benchmark:
-        RC_OUT + "/benchmarks/data.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
+    params:
+        cfg_hash=cached_hash(RC, (f"scale={SCALE}",), ("data",)),
+        scale=f"scale={SCALE}",
+        # where the data stage reads the paper's released files (paper scale); at smoke/cpu
+        # scale the data are generated into the output. --config 'data_dir={reversal_curse: D}'
+        data_dir=lambda w, output: data_dir(RC, RC_CFG.run.data_dir or output[0]),
     shell:
-        "python -m papers.reversal_curse.data scale={SCALE} run.out_dir={output} > {log} 2>&1"
+        "python -m papers.reversal_curse.data {params.scale} run.data_dir={params.data_dir}"
+        " run.out_dir={output} > {log} 2>&1"
 
 
 rule reversal_curse_train:
     input:
         RC_DATA,
     output:
-        model=directory(RC_RUN + "/model"),
-        log=RC_RUN + "/train_log.csv",
-        meta=RC_RUN + "/train.json",
-    params:
-        cfg_hash=lambda w: cached_hash(RC, rc_overrides(w)),
-        overrides=lambda w: " ".join(rc_overrides(w)),
-        out_dir=RC_RUN,
+        model=directory(f"{RC_RUN}/model"),
+        log=f"{RC_RUN}/train_log.csv",
+        meta=f"{RC_RUN}/train.json",
+    log:
+        f"{RC_OUT}/logs/train_{{rc_variant}}_seed{{rc_seed}}.log",
+    benchmark:
+        f"{RC_OUT}/benchmarks/train_{{rc_variant}}_seed{{rc_seed}}.tsv"
+    conda:
+        "../../envs/reversal_curse.yaml"
     threads: 1
     resources:
         mem_mb=RC_RES[0],
         runtime=RC_RES[1],
         gpu=int(SCALE == "paper"),
-    log:
-        RC_OUT + "/logs/train_{variant}_seed{seed}.log",
-    benchmark:
-        RC_OUT + "/benchmarks/train_{variant}_seed{seed}.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
+    params:
+        cfg_hash=lambda w: train_hash(cached_config(RC, rc_overrides(SCALE, w))),
+        overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
+        out_dir=lambda w, output: parent(output.meta),
     shell:
-        "python -m papers.reversal_curse.train {params.overrides} data_dir={input}"
+        "python -m papers.reversal_curse.train {params.overrides} run.data_dir={input}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
 
 
 rule reversal_curse_evaluate:
     input:
         data=RC_DATA,
-        model=RC_RUN + "/model",
+        model=f"{RC_RUN}/model",
     output:
-        metrics=RC_RUN + "/metrics.json",
-        scores=RC_RUN + "/scores.npz",
-    params:
-        cfg_hash=lambda w: cached_hash(RC, rc_overrides(w)),
-        overrides=lambda w: " ".join(rc_overrides(w)),
-        out_dir=RC_RUN,
+        metrics=f"{RC_RUN}/metrics.json",
+        scores=f"{RC_RUN}/scores.npz",
+    log:
+        f"{RC_OUT}/logs/evaluate_{{rc_variant}}_seed{{rc_seed}}.log",
+    benchmark:
+        f"{RC_OUT}/benchmarks/evaluate_{{rc_variant}}_seed{{rc_seed}}.tsv"
+    conda:
+        "../../envs/reversal_curse.yaml"
     threads: 1
     resources:
         mem_mb=RC_RES[0],
         runtime=RC_RES[1],
         gpu=int(SCALE == "paper"),
-    log:
-        RC_OUT + "/logs/evaluate_{variant}_seed{seed}.log",
-    benchmark:
-        RC_OUT + "/benchmarks/evaluate_{variant}_seed{seed}.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
+    params:
+        cfg_hash=lambda w: config_hash(
+            cached_config(RC, rc_overrides(SCALE, w)),
+            RC_EVAL_SECTIONS,
+            ("train.checkpoint_every",),
+        ),
+        overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
+        out_dir=lambda w, output: parent(output.metrics),
     shell:
-        "python -m papers.reversal_curse.evaluate {params.overrides} data_dir={input.data}"
+        "python -m papers.reversal_curse.evaluate {params.overrides} run.data_dir={input.data}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
-
-
-RC_RUN_METRICS = expand(RC_RUN + "/metrics.json", variant=RC_VARIANTS, seed=RC_SEEDS)
 
 
 rule reversal_curse_aggregate:
     input:
-        RC_RUN_METRICS,
+        runs(RC_RUN, "metrics.json", RC_VARIANTS, RC_SEEDS),
     output:
-        RC_OUT + "/metrics.json",
+        f"{RC_OUT}/metrics.json",
+    log:
+        f"{RC_OUT}/logs/aggregate.log",
+    benchmark:
+        f"{RC_OUT}/benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/reversal_curse.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=2,
-    log:
-        RC_OUT + "/logs/aggregate.log",
-    benchmark:
-        RC_OUT + "/benchmarks/aggregate.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
     shell:
         "python -m papers.reversal_curse.aggregate --out {output} {input} > {log} 2>&1"
 
 
-rule reversal_curse_claims:
-    input:
-        metrics=RC_OUT + "/metrics.json",
-        claims="papers/reversal_curse/claims.yaml",
-    output:
-        RC_OUT + "/claims.csv",
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=2,
-    log:
-        RC_OUT + "/logs/claims.log",
-    benchmark:
-        RC_OUT + "/benchmarks/claims.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
-    shell:
-        "python -m common.claims --claims {input.claims} --metrics {input.metrics}"
-        " --scale {SCALE} --out {output} > {log} 2>&1"
-
-
 rule reversal_curse_figures:
     input:
-        metrics=RC_OUT + "/metrics.json",
-        runs=RC_RUN_METRICS,
+        metrics=f"{RC_OUT}/metrics.json",
+        scores=runs(RC_RUN, "scores.npz", RC_VARIANTS, RC_SEEDS),
+        train_logs=runs(RC_RUN, "train_log.csv", RC_VARIANTS, RC_SEEDS),
     output:
-        report(
-            directory(RC_OUT + "/figures"),
-            patterns=["{name}.png"],
-            category="Reversal curse",
-            caption="report_caption.rst",
-        ),
+        figures_output(RC, "Reversal curse"),
+    log:
+        f"{RC_OUT}/logs/figures.log",
+    benchmark:
+        f"{RC_OUT}/benchmarks/figures.tsv"
+    conda:
+        "../../envs/reversal_curse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         cfg_hash=cached_hash(RC, (f"scale={SCALE}",)),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        RC_OUT + "/logs/figures.log",
-    benchmark:
-        RC_OUT + "/benchmarks/figures.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
+        scale=f"scale={SCALE}",
+        out_dir=lambda w, output: parent(output[0]),
     shell:
-        "python -m papers.reversal_curse.figures scale={SCALE} run.out_dir={RC_OUT} > {log} 2>&1"
-
-
-rule reversal_curse_report:
-    input:
-        claims=RC_OUT + "/claims.csv",
-        metrics=RC_OUT + "/metrics.json",
-        figures=RC_OUT + "/figures",
-        meta="papers/reversal_curse/report.yaml",
-    output:
-        f"reports/{SCALE}/{RC}.pdf",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        RC_OUT + "/logs/report.log",
-    benchmark:
-        RC_OUT + "/benchmarks/report.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
-    shell:
-        "python -m common.report paper --paper {RC} --scale {SCALE} --claims {input.claims}"
-        " --metrics {input.metrics} --figures {input.figures} --benchmarks {RC_OUT}/benchmarks"
-        " --out {output} > {log} 2>&1"
+        "python -m papers.reversal_curse.figures {params.scale} run.out_dir={params.out_dir}"
+        " > {log} 2>&1"

@@ -127,3 +127,14 @@ def test_loader_errors_name_file_and_line(tmp_path):
     (tmp_path / TRAIN_FILE).write_text('{"prompt": "a", "completion": " b"}\n')
     with pytest.raises(UserError, match="no test files"):
         released_sets(tmp_path)
+
+
+def test_data_stage_reads_released_files_from_run_data_dir(tmp_path):
+    from papers.reversal_curse.data import main
+
+    released = tmp_path / "released"
+    released.mkdir()
+    _write_paper_files(released)
+    out = tmp_path / "out"
+    main(["scale=paper", f"run.data_dir={released}", f"run.out_dir={out}"])
+    assert set(load_sets(out)) == {TRAIN, "p2d_reverse_prompts_test"}

@@ -109,14 +109,25 @@ def test_pretrained_source_local_first(tmp_path):
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("variant=gpt", "variant must be one of"), ("train.lr=0", "train.lr must be > 0")],
+    [
+        ("variant=gpt", "variant must be one of"),
+        ("train.lr=0", "train.lr must be > 0"),
+        ("train.lr=-1e-3", "train.lr must be > 0"),
+        ("train.steps=0", "train.steps must be >= 1"),
+        ("train.steps=-5", "train.steps must be >= 1"),
+        ("train.batch_size=0", "train.batch_size must be >= 1"),
+        ("model.width=0", "model.width must be >= 1"),
+        ("data.facts_per_subset=0", "data.facts_per_subset must be >= 1"),
+        ("train.checkpoint_every=0", "train.checkpoint_every must be >= 1"),
+        ("eval.batch_size=0", "eval.batch_size must be >= 1"),
+    ],
 )
 def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, capsys, override, message):
     from papers.reversal_curse.train import main
 
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exc:
-        main(["scale=smoke", override, f"data_dir={tmp_path}", f"run.out_dir={out}"])
+        main(["scale=smoke", override, f"run.data_dir={tmp_path}", f"run.out_dir={out}"])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and message in err and len(err.splitlines()) == 1
     assert not out.exists()
@@ -126,6 +137,6 @@ def test_missing_data_is_one_line(tmp_path, capsys):
     from papers.reversal_curse.data import main
 
     with pytest.raises(SystemExit):
-        main(["scale=paper", f"data.dir={tmp_path / 'nowhere'}", f"run.out_dir={tmp_path / 'o'}"])
+        main(["scale=paper", f"run.data_dir={tmp_path / 'nowhere'}", f"run.out_dir={tmp_path}/o"])
     assert "is not a directory" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
