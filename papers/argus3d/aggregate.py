@@ -1,6 +1,6 @@
 """Merge the stage-1 summaries and the stage-2 runs' metrics into the paper's metrics.json.
 
-python -m papers.argus3d.summarize scale=cpu run.out_dir=results/cpu/argus3d
+python -m papers.argus3d.aggregate scale=cpu run.out_dir=results/cpu/argus3d
 Claim metrics are in percentage points where they compare 1-NNA or IoU; values that the
 claims average over seeds are per-seed lists (in the order of ``sweep.seeds``).
 """

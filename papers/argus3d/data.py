@@ -128,7 +128,7 @@ def load_split(root, categories, split: str, n_surface: int, n_query: int, seed:
     """Read one split of every category into a ShapeSet, subsampling to fixed sizes."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"dataset root {root} does not exist")
+        raise UserError(f"dataset folder {root} (run.data_dir) does not exist")
     rng = np.random.default_rng(seed)
     surf, qry, occ, iq, io, cats, names = [], [], [], [], [], [], []
     for ci, cat in enumerate(categories):

@@ -10,6 +10,7 @@ test reconstructions, to their nearest training shape).
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from common import provenance
-from common.config import config_hash, entry_point
+from common.config import config_hash, entry_point, require
 from common.io import load_npz, read_json, write_metrics
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.argus3d.metrics import nearest_distance, set_metrics
@@ -35,9 +37,12 @@ def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
     """COV / MMD / 1-NNA per category (first ``n_ref`` generated vs first ``n_ref`` test shapes)
     and their category means, for CD and EMD."""
     out: dict[str, float] = {}
+    bar, done = Progress(2 * len(cats), "set metrics (category x distance)"), 0
     for dist, n_pts in (("cd", ec.n_cd_metric or ec.n_cd), ("emd", ec.n_emd)):
         rows = []
         for i, cat in enumerate(cats):
+            bar.update(done)
+            done += 1
             g = gen["points"][gen["category"] == i][: ec.n_ref, :n_pts]
             r = ref.surface[ref.category == i][: ec.n_ref, :n_pts]
             m = set_metrics(g, r, dist)
@@ -46,6 +51,7 @@ def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
         for key in ("cov", "mmd", "nna"):
             mean = float(np.mean([m[key] for m in rows]))
             out[f"{key}_{dist}"] = mean if key == "mmd" else 100 * mean
+    bar.update(done)
     return out
 
 
@@ -65,8 +71,23 @@ def novelty(cfg: DictConfig, gen: dict, out: Path) -> dict[str, float]:
             "novelty_ratio": float(d_gen / d_test)}  # fmt: skip
 
 
+def validate(cfg: DictConfig) -> None:
+    ec = cfg.eval
+    require(cfg, {
+        "eval.n_ref": (ec.n_ref >= 2, "must be >= 2"),
+        "eval.n_cd": (ec.n_cd >= 1, "must be >= 1"),
+        "eval.n_cd_metric": (ec.n_cd_metric is None or ec.n_cd_metric >= 1, "must be >= 1"),
+        "eval.n_emd": (ec.n_emd >= 1, "must be >= 1"),
+        "eval.n_novelty": (ec.n_novelty >= 1, "must be >= 1"),
+        "eval.n_novelty_train": (
+            ec.n_novelty_train is None or ec.n_novelty_train >= 1, "must be >= 1"
+        ),
+    })  # fmt: skip
+
+
 @entry_point("argus3d")
 def main(cfg: DictConfig) -> None:
+    validate(cfg)
     set_threads(cfg.run.threads)
     seed_everything(cfg.seed)
     out, t0 = Path(cfg.run.out_dir), time.perf_counter()
@@ -82,7 +103,9 @@ def main(cfg: DictConfig) -> None:
     h = config_hash(cfg)
     meta = provenance.collect(config_hash=h, seed=cfg.seed, wall_time_s=time.perf_counter() - t0)
     write_metrics(out / "metrics.json", metrics, meta)
-    print({k: round(v, 4) for k, v in metrics.items() if not k.startswith("nna_cd_")})
+    logging.getLogger(__name__).info(
+        "%s", {k: round(v, 4) for k, v in metrics.items() if not k.startswith("nna_cd_")}
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import torch
 import trimesh
 from skimage.measure import marching_cubes
 
+from common.progress import Progress
 from papers.argus3d.model import ShapeAutoencoder
 
 QUERY_CHUNK = 8192
@@ -59,13 +60,17 @@ def decode_codes(
     n_points: int,
     rng: np.random.Generator,
     batch: int = 16,
+    desc: str = "decode",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Codes (S, T) -> (surface points (S, n, 3), has-surface flags (S,))."""
     pts, ok = [], []
+    bar = Progress(len(codes), desc)
     for s in range(0, len(codes), batch):
+        bar.update(s)
         feats = model.codes_to_features(torch.as_tensor(codes[s : s + batch], dtype=torch.long))
         for prob in occupancy_grids(model, feats, sc.mc_res):
             p, good = surface_points(prob, sc.threshold, n_points, rng)
             pts.append(p)
             ok.append(good)
+    bar.update(len(codes))
     return np.stack(pts), np.array(ok)

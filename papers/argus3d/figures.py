@@ -1,7 +1,8 @@
 """Figures and tables: samples per category, the ablation tables, scaling curves (entry point).
 
 python -m papers.argus3d.figures scale=cpu run.out_dir=results/cpu/argus3d
-Reads ``<out_dir>/{metrics.json,stage1/*,gen/*}`` and writes into ``<out_dir>/figures/``.
+Reads ``<out_dir>/metrics.json``, the stage-1 training logs, the seed-0 row-order runs' samples,
+logs and summaries, and the test shapes in ``run.data_dir``; writes into ``<out_dir>/figures/``.
 """
 
 from __future__ import annotations
@@ -119,17 +120,25 @@ def table_scaling(m: dict, cfg: DictConfig) -> pd.DataFrame:
     } for w in cfg.sweep.widths])  # fmt: skip
 
 
+def _params_label(n: float) -> str:
+    return f"{n / 1e6:.3g}M" if n >= 1e6 else f"{n / 1e3:.3g}k"
+
+
 def fig_scaling(m: dict, cfg: DictConfig) -> plt.Figure:
     widths = list(cfg.sweep.widths)
     params = [m[f"scaling_params_w{w}"] for w in widths]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
     axes[0].plot(params, [m[f"scaling_val_nll_w{w}"] for w in widths], "o-")
-    axes[0].set(xscale="log", xlabel="GPT parameters", ylabel="validation NLL (nats/token)")
+    axes[0].set(ylabel="validation NLL (nats/token)")
     axes[1].plot(params, [m[f"scaling_nna_cd_w{w}"] for w in widths], "o-")
     axes[1].axhline(50, ls=":", c="gray")
-    axes[1].set(xscale="log", xlabel="GPT parameters", ylabel="1-NNA-CD (%)")
-    for ax, w, p in zip([axes[0]] * len(widths), widths, params, strict=True):
-        ax.annotate(f"w{w}", (p, m[f"scaling_val_nll_w{w}"]), fontsize=7)
+    axes[1].set(ylabel="1-NNA-CD (%)")
+    for ax in axes:  # one labelled tick per width (log-axis minor labels overlapped)
+        ax.set(xscale="log", xlabel="GPT parameters")
+        ax.minorticks_off()
+        ax.set_xticks(params, [_params_label(p) for p in params], rotation=30, fontsize=8)
+    for w, p in zip(widths, params, strict=True):
+        axes[0].annotate(f"w{w}", (p, m[f"scaling_val_nll_w{w}"]), fontsize=7)
     return fig
 
 

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from common.progress import progress
+
 ORDERS = ("row", "col")
 
 
@@ -70,7 +72,7 @@ def sample(
     ids = torch.as_tensor(codebook_size + category[:, None], dtype=torch.long)
     out = model(input_ids=ids, use_cache=True)
     codes = []
-    for _ in range(length):
+    for _ in progress(range(length), "sample tokens"):
         logits = out.logits[:, -1, :codebook_size]
         top, idx = logits.topk(min(top_k, codebook_size), dim=-1)
         pick = torch.multinomial(torch.softmax(top, dim=-1), 1, generator=generator)

@@ -1,11 +1,8 @@
-"""The DAG's runs: which stage-2 runs the sweeps need, their names, and per-rule config hashes
-(shared by the workflow, the summary and the figures)."""
+"""The DAG's runs: which stage-2 runs the sweeps need, their names, and the config sections each
+rule hashes (shared by the workflow, the trainers, the aggregate and the figures)."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +54,8 @@ def stage2_runs(cfg) -> list[Run]:
     return list(dict.fromkeys(runs))
 
 
-#: Config sections each rule's outputs depend on (so an edit reruns exactly those rules).
+#: Config sections each rule's outputs depend on (so an edit reruns exactly those rules); the
+#: trainers hash the same sections for their checkpoints.
 SECTIONS = {
     "data": ("data",),
     "stage1": ("data", "stage1", "eval.n_cd"),
@@ -65,15 +63,10 @@ SECTIONS = {
 }
 
 
-@functools.cache
-def section_hash(rule: str, overrides: tuple[str, ...]) -> str:
-    """12-hex-digit hash of the config sections ``rule`` depends on."""
-    from omegaconf import OmegaConf
+def rule_hash(scale: str, overrides: tuple[str, ...] = (), rule: str | None = None) -> str:
+    """The workflow's ``cfg_hash`` param: the whole config at ``scale`` with ``overrides``, or only
+    the sections ``rule`` depends on (``SECTIONS``)."""
+    from common.config import cached_hash
 
-    from common.config import compose_config
-
-    cfg = compose_config("argus3d", list(overrides))
-    parts = {key: OmegaConf.select(cfg, key) for key in SECTIONS[rule]}
-    data = {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for k, v in parts.items()}
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    full = (f"scale={scale}", *overrides)
+    return cached_hash("argus3d", full, SECTIONS[rule] if rule else None)

@@ -12,8 +12,9 @@ from common.config import RunConfig
 
 @dataclass
 class DataConfig:
-    source: str = "procedural"  # procedural (written by the data rule) | local (root as given)
-    root: str = "data/argus3d"  # dataset directory in the ConvONet / ShapeNet layout
+    # procedural (the data rule writes it into run.data_dir) | local (run.data_dir as given);
+    # run.data_dir is the dataset folder in the ConvONet / ShapeNet layout
+    source: str = "procedural"
     seed: int = 0  # procedural shapes
     categories: list[str] = field(default_factory=lambda: ["chair", "table", "airplane", "lamp"])
     n_train: int = 400  # procedural: shapes per category and split

@@ -4,12 +4,15 @@ python -m papers.argus3d.train_stage2 scale=cpu stage1.rep=latent stage2.rep=lat
     stage2.order=row stage2.width=128 seed=0 run.out_dir=results/cpu/argus3d/gen/<run>
 Reads ``<root>/stage1/<rep>/{model.pt,codes.npz}`` next to ``<root>/gen/<run>``; writes
 ``gpt.pt``, ``samples.npz`` (codes and surface points of ``n_gen`` shapes per category),
-``train_log.csv`` and ``stage2.json`` (validation NLL, times). Resumes from ``checkpoint.pt``
-when a previous attempt was killed.
+``train_log.csv`` and ``stage2.json`` (validation NLL, times). Every
+``stage2.checkpoint_every`` steps it saves ``checkpoint.pt`` (GPT, optimizer, LR schedule,
+torch RNG state, log rows); a killed run resumes from it under the same config (hash of
+``runs.SECTIONS["stage2"]``) and starts fresh under any other.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -18,39 +21,67 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from common.config import config_hash, entry_point
+from common.checkpoint import Checkpoint
+from common.config import config_hash, entry_point, require
 from common.io import load_npz, save_npz, write_csv, write_json
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.argus3d.extract import decode_codes
 from papers.argus3d.gpt import ORDERS, build_gpt, nll, reorder, restore, sample, sequences
 from papers.argus3d.model import REPRESENTATIONS, ShapeAutoencoder
-from papers.argus3d.runs import stage1_dir
-from papers.argus3d.runtime import TrainState, load_torch, require, save_torch
+from papers.argus3d.runs import SECTIONS, stage1_dir
+from papers.argus3d.runtime import load_torch, save_torch
 
 LOG_EVERY = 50
+log = logging.getLogger(__name__)
 
 
 def validate(cfg: DictConfig) -> None:
     tc = cfg.stage2
-    require({
+    require(cfg, {
         "stage2.rep": (tc.rep in REPRESENTATIONS, f"must be one of {', '.join(REPRESENTATIONS)}"),
         "stage2.order": (tc.order in ORDERS, f"must be one of {', '.join(ORDERS)}"),
+        "stage2.heads": (tc.heads >= 1, "must be >= 1"),
         "stage2.width": (tc.width >= 1 and tc.width % tc.heads == 0, "must be a multiple of heads"),
+        "stage2.layers": (tc.layers >= 1, "must be >= 1"),
+        "stage2.dropout": (0 <= tc.dropout < 1, "must be in [0, 1)"),
         "stage2.steps": (tc.steps >= 1, "must be >= 1"),
+        "stage2.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+        "stage2.lr": (tc.lr > 0, "must be > 0"),
         "stage2.top_k": (tc.top_k >= 1, "must be >= 1"),
+        "stage2.n_gen": (tc.n_gen >= 1, "must be >= 1"),
+        "stage2.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
         "stage1.rep": (cfg.stage1.rep == tc.rep, "must equal stage2.rep"),
-    }, cfg)  # fmt: skip
+    })  # fmt: skip
 
 
-def train(cfg: DictConfig, model, train_seqs: torch.Tensor, val_seqs: torch.Tensor, out: Path):
+def checkpoint(cfg: DictConfig, out: Path) -> Checkpoint:
+    """The training checkpoint: resumed only under the same stage-2 sections of the config."""
+    h = config_hash(cfg, SECTIONS["stage2"], exclude=("stage2.checkpoint_every",))
+    return Checkpoint(out / "checkpoint.pt", h, cfg.stage2.checkpoint_every)
+
+
+def train(cfg: DictConfig, model, train_seqs: torch.Tensor, val_seqs: torch.Tensor,
+          ckpt: Checkpoint) -> list[dict]:  # fmt: skip
+    """Train the GPT (resuming from ``ckpt`` if it fits); return the log rows."""
     tc = cfg.stage2
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, tc.lr, total_steps=tc.steps, pct_start=0.05)
-    ckpt = TrainState(out / "checkpoint.pt", config_hash(cfg), tc.checkpoint_every,
-                      model=model, opt=opt, sched=sched)  # fmt: skip
-    start, rows = ckpt.load()
-    acc = []
+    start, rows, acc = 0, [], []
+    resumed = ckpt.load()
+    if resumed is not None:
+        model.load_state_dict(resumed.state["model"])
+        opt.load_state_dict(resumed.state["opt"])
+        sched.load_state_dict(resumed.state["sched"])
+        torch.set_rng_state(resumed.state["torch_rng"])
+        start, rows, acc = resumed.step, resumed.extra["rows"], resumed.extra["acc"]
+
+    def state() -> dict:
+        return {"model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "torch_rng": torch.get_rng_state()}  # fmt: skip
+
+    bar = Progress(tc.steps, f"stage2 {tc.rep} {tc.order} w{tc.width}", initial=start)
     for step in range(start, tc.steps):
         model.train()
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout of this step
@@ -66,10 +97,10 @@ def train(cfg: DictConfig, model, train_seqs: torch.Tensor, val_seqs: torch.Tens
         if (step + 1) % LOG_EVERY == 0 or step + 1 == tc.steps:
             rows.append({"step": step + 1, "train_nll": float(np.mean(acc)),
                          "val_nll": evaluate_nll(model, val_seqs)})  # fmt: skip
-            print(rows[-1], flush=True)
             acc = []
-        ckpt.maybe_save(step + 1, tc.steps, rows)
-    ckpt.finish()
+        bar.update(step + 1, nll=loss.item())
+        if step + 1 < tc.steps:
+            ckpt.maybe_save(step + 1, state, {"rows": rows, "acc": acc})
     return rows
 
 
@@ -103,23 +134,27 @@ def main(cfg: DictConfig) -> None:
     }
     length = seqs["train"].shape[1] - 1
     model = build_gpt(tc, k, n_cat, length)
-    rows = train(cfg, model, seqs["train"], seqs["val"], out)
+    ckpt = checkpoint(cfg, out)
+    rows = train(cfg, model, seqs["train"], seqs["val"], ckpt)
     t_train = time.perf_counter() - t0
     category = np.repeat(np.arange(n_cat), tc.n_gen)
     gen = torch.Generator().manual_seed(cfg.seed)
     sampled = restore(sample(model, category, k, length, tc.top_k, gen), grid, tc.order)
-    points, ok = decode_codes(ae, sampled, sc, cfg.eval.n_cd, np.random.default_rng(cfg.seed))
+    rng = np.random.default_rng(cfg.seed)
+    points, ok = decode_codes(ae, sampled, sc, cfg.eval.n_cd, rng, desc="decode samples")
     summary = {
         "val_nll": rows[-1]["val_nll"], "train_nll": rows[-1]["train_nll"],
         "params": int(sum(p.numel() for p in model.parameters())), "tokens": length,
         "has_surface": float(ok.mean()), "train_seconds": t_train,
-        "seconds": time.perf_counter() - t0, "config_hash": config_hash(cfg),
+        "seconds": time.perf_counter() - t0,
+        "config_hash": config_hash(cfg, SECTIONS["stage2"]),
     }  # fmt: skip
     save_torch(out / "gpt.pt", model.state_dict())
     save_npz(out / "samples.npz", codes=sampled, category=category, points=points, has_surface=ok)
     write_csv(out / "train_log.csv", pd.DataFrame(rows))
     write_json(out / "stage2.json", summary)
-    print(summary)
+    ckpt.remove()
+    log.info("%s", summary)
 
 
 if __name__ == "__main__":

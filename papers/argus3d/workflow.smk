@@ -1,34 +1,34 @@
 """Argus3D rules: data -> stage 1 per representation (shared by every sweep) -> stage 2 per
-run (representation / token order / width / seed) -> evaluate -> summary, claims, figures, report."""
+run (representation / token order / width / seed) -> evaluate -> aggregate -> figures; the
+shared claims and report rules (Snakefile) turn metrics.json into the report."""
 
-from common.config import cached_hash, compose_config
-from papers.argus3d.runs import section_hash, stage2_runs
+import os
+
+from common.config import cached_config
+from papers.argus3d.runs import BASE_ORDER, Run, base_width, rule_hash, stage2_runs
 
 A3 = "argus3d"
-A3_OUT = f"results/{SCALE}/{A3}"
-A3_CFG = compose_config(A3, [f"scale={SCALE}"])
+A3_OUT = paper_out(A3)
+A3_CFG = cached_config(A3, (f"scale={SCALE}",))
 A3_PROCEDURAL = A3_CFG.data.source == "procedural"
-A3_DATA = A3_OUT + "/data" if A3_PROCEDURAL else A3_CFG.data.root
+# run.data_dir: the data rule's output at smoke/cpu scale, the user's ShapeNet folder at paper
+# scale (the scale's config default, or snakemake --config 'data_dir={argus3d: /path}')
+A3_DATA = data_dir(A3, A3_CFG.run.data_dir or f"{A3_OUT}/data")
+A3_DATA_INPUT = {"data": A3_DATA} if A3_PROCEDURAL else {}
 A3_RUNS = {r.name: r for r in stage2_runs(A3_CFG)}
 A3_REPS = list(A3_CFG.sweep.reps)
+A3_SEED0 = [
+    Run(rep, BASE_ORDER, base_width(A3_CFG), A3_CFG.sweep.seeds[0]) for rep in A3_REPS
+]
+A3_BASE = Run("latent", BASE_ORDER, base_width(A3_CFG), A3_CFG.sweep.seeds[0])
 #: per scale: (mem_mb, runtime in minutes) of the training / evaluation jobs; gpu at paper scale.
-#: Measured on 2 shared cores: cpu stage 1 ~ MB / s, stage 2 ~ MB / s, evaluate ~ MB / s.
 A3_RES = {"smoke": (1000, 3), "cpu": (2000, 20), "paper": (64000, 2880)}[SCALE]
 A3_GPU = int(SCALE == "paper")
 
 
-A3_DATA_ARG = f"data.root={A3_DATA}"
-
-
-def a3_hash(*overrides, rule=None):
-    """Hash of the whole config, or of the sections ``rule`` depends on (runs.SECTIONS)."""
-    full = (f"scale={SCALE}", f"data.root={A3_DATA}", *overrides)
-    return section_hash(rule, full) if rule else cached_hash(A3, full)
-
-
 wildcard_constraints:
-    a3rep="|".join(A3_REPS),
-    a3run="|".join(A3_RUNS) or "none",
+    argus3d_rep="|".join(A3_REPS),
+    argus3d_run="|".join(A3_RUNS) or "none",
 
 
 if A3_PROCEDURAL:
@@ -36,201 +36,168 @@ if A3_PROCEDURAL:
     rule argus3d_data:
         output:
             directory(A3_DATA),
-        params:
-            cfg_hash=a3_hash(rule="data"),
+        log:
+            f"{A3_OUT}/logs/data.log",
+        benchmark:
+            f"{A3_OUT}/benchmarks/data.tsv"
+        conda:
+            "../../envs/argus3d.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=10,
-        log:
-            A3_OUT + "/logs/data.log",
-        benchmark:
-            A3_OUT + "/benchmarks/data.tsv"
-        conda:
-            "../../envs/argus3d.yaml"
+        params:
+            cfg_hash=rule_hash(SCALE, rule="data"),
+            scale=SCALE,
         shell:
-            "python -m papers.argus3d.make_data scale={SCALE} run.out_dir={output} > {log} 2>&1"
+            "python -m papers.argus3d.make_data scale={params.scale} run.data_dir={output}"
+            " > {log} 2>&1"
 
 
 rule argus3d_stage1:
     input:
-        A3_DATA if A3_PROCEDURAL else [],
+        **A3_DATA_INPUT,
     output:
-        model=A3_OUT + "/stage1/{a3rep}/model.pt",
-        codes=A3_OUT + "/stage1/{a3rep}/codes.npz",
-        recon=A3_OUT + "/stage1/{a3rep}/recon.npz",
-        summary=A3_OUT + "/stage1/{a3rep}/stage1.json",
-        log=A3_OUT + "/stage1/{a3rep}/train_log.csv",
-    params:
-        cfg_hash=lambda w: a3_hash(f"stage1.rep={w.a3rep}", rule="stage1"),
-        out_dir=A3_OUT + "/stage1/{a3rep}",
+        model=f"{A3_OUT}/stage1/{{argus3d_rep}}/model.pt",
+        codes=f"{A3_OUT}/stage1/{{argus3d_rep}}/codes.npz",
+        recon=f"{A3_OUT}/stage1/{{argus3d_rep}}/recon.npz",
+        summary=f"{A3_OUT}/stage1/{{argus3d_rep}}/stage1.json",
+        log=f"{A3_OUT}/stage1/{{argus3d_rep}}/train_log.csv",
+    log:
+        f"{A3_OUT}/logs/stage1_{{argus3d_rep}}.log",
+    benchmark:
+        f"{A3_OUT}/benchmarks/stage1_{{argus3d_rep}}.tsv"
+    conda:
+        "../../envs/argus3d.yaml"
     threads: 1
     resources:
         mem_mb=A3_RES[0],
         runtime=A3_RES[1],
         gpu=A3_GPU,
-    log:
-        A3_OUT + "/logs/stage1_{a3rep}.log",
-    benchmark:
-        A3_OUT + "/benchmarks/stage1_{a3rep}.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
+    params:
+        cfg_hash=lambda w: rule_hash(SCALE, (f"stage1.rep={w.argus3d_rep}",), "stage1"),
+        scale=SCALE,
+        data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
+        out_dir=lambda w, output: os.path.dirname(output.model),
     shell:
-        "python -m papers.argus3d.train_stage1 scale={SCALE} {A3_DATA_ARG}"
-        " stage1.rep={wildcards.a3rep} run.out_dir={params.out_dir}"
+        "python -m papers.argus3d.train_stage1 scale={params.scale} run.data_dir={params.data_dir}"
+        " stage1.rep={wildcards.argus3d_rep} run.out_dir={params.out_dir}"
         " run.threads={threads} > {log} 2>&1"
 
 
 rule argus3d_stage2:
     input:
-        model=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.a3run].rep}/model.pt",
-        codes=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.a3run].rep}/codes.npz",
+        model=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.argus3d_run].rep}/model.pt",
+        codes=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.argus3d_run].rep}/codes.npz",
     output:
-        samples=A3_OUT + "/gen/{a3run}/samples.npz",
-        summary=A3_OUT + "/gen/{a3run}/stage2.json",
-        gpt=A3_OUT + "/gen/{a3run}/gpt.pt",
-        log=A3_OUT + "/gen/{a3run}/train_log.csv",
-    params:
-        cfg_hash=lambda w: a3_hash(*A3_RUNS[w.a3run].overrides(), rule="stage2"),
-        overrides=lambda w: " ".join(A3_RUNS[w.a3run].overrides()),
-        out_dir=A3_OUT + "/gen/{a3run}",
+        samples=f"{A3_OUT}/gen/{{argus3d_run}}/samples.npz",
+        summary=f"{A3_OUT}/gen/{{argus3d_run}}/stage2.json",
+        gpt=f"{A3_OUT}/gen/{{argus3d_run}}/gpt.pt",
+        log=f"{A3_OUT}/gen/{{argus3d_run}}/train_log.csv",
+    log:
+        f"{A3_OUT}/logs/stage2_{{argus3d_run}}.log",
+    benchmark:
+        f"{A3_OUT}/benchmarks/stage2_{{argus3d_run}}.tsv"
+    conda:
+        "../../envs/argus3d.yaml"
     threads: 1
     resources:
         mem_mb=A3_RES[0],
         runtime=A3_RES[1],
         gpu=A3_GPU,
-    log:
-        A3_OUT + "/logs/stage2_{a3run}.log",
-    benchmark:
-        A3_OUT + "/benchmarks/stage2_{a3run}.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
+    params:
+        cfg_hash=lambda w: rule_hash(
+            SCALE, A3_RUNS[w.argus3d_run].overrides(), "stage2"
+        ),
+        overrides=lambda w: " ".join(A3_RUNS[w.argus3d_run].overrides()),
+        scale=SCALE,
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "python -m papers.argus3d.train_stage2 scale={SCALE} {A3_DATA_ARG} {params.overrides}"
+        "python -m papers.argus3d.train_stage2 scale={params.scale}"
+        " {params.overrides}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
 
 
 rule argus3d_evaluate:
     input:
-        samples=A3_OUT + "/gen/{a3run}/samples.npz",
-        summary=A3_OUT + "/gen/{a3run}/stage2.json",
-        recon=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.a3run].rep}/recon.npz",
+        **A3_DATA_INPUT,
+        samples=f"{A3_OUT}/gen/{{argus3d_run}}/samples.npz",
+        summary=f"{A3_OUT}/gen/{{argus3d_run}}/stage2.json",
+        recon=lambda w: f"{A3_OUT}/stage1/{A3_RUNS[w.argus3d_run].rep}/recon.npz",
     output:
-        A3_OUT + "/gen/{a3run}/metrics.json",
-    params:
-        cfg_hash=lambda w: a3_hash(*A3_RUNS[w.a3run].evaluate_overrides()),
-        overrides=lambda w: " ".join(A3_RUNS[w.a3run].evaluate_overrides()),
-        out_dir=A3_OUT + "/gen/{a3run}",
+        f"{A3_OUT}/gen/{{argus3d_run}}/metrics.json",
+    log:
+        f"{A3_OUT}/logs/evaluate_{{argus3d_run}}.log",
+    benchmark:
+        f"{A3_OUT}/benchmarks/evaluate_{{argus3d_run}}.tsv"
+    conda:
+        "../../envs/argus3d.yaml"
     threads: 1
     resources:
         mem_mb=A3_RES[0],
         runtime=A3_RES[1],
         gpu=0,
-    log:
-        A3_OUT + "/logs/evaluate_{a3run}.log",
-    benchmark:
-        A3_OUT + "/benchmarks/evaluate_{a3run}.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
-    shell:
-        "python -m papers.argus3d.evaluate scale={SCALE} {A3_DATA_ARG} {params.overrides}"
-        " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
-
-
-A3_STAGE1 = expand(A3_OUT + "/stage1/{rep}/stage1.json", rep=A3_REPS)
-A3_METRICS = expand(A3_OUT + "/gen/{run}/metrics.json", run=list(A3_RUNS))
-
-
-rule argus3d_summarize:
-    input:
-        A3_STAGE1,
-        A3_METRICS,
-    output:
-        A3_OUT + "/metrics.json",
     params:
-        cfg_hash=a3_hash(),
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=2,
-    log:
-        A3_OUT + "/logs/summarize.log",
-    benchmark:
-        A3_OUT + "/benchmarks/summarize.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
+        cfg_hash=lambda w: rule_hash(SCALE, A3_RUNS[w.argus3d_run].evaluate_overrides()),
+        overrides=lambda w: " ".join(A3_RUNS[w.argus3d_run].evaluate_overrides()),
+        scale=SCALE,
+        data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "python -m papers.argus3d.summarize scale={SCALE} {A3_DATA_ARG}"
-        " run.out_dir={A3_OUT} > {log} 2>&1"
+        "python -m papers.argus3d.evaluate scale={params.scale} run.data_dir={params.data_dir}"
+        " {params.overrides} run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
 
 
-rule argus3d_claims:
+rule argus3d_aggregate:
     input:
-        metrics=A3_OUT + "/metrics.json",
-        claims="papers/argus3d/claims.yaml",
+        stage1=expand(f"{A3_OUT}/stage1/{{rep}}/stage1.json", rep=A3_REPS),
+        metrics=expand(f"{A3_OUT}/gen/{{run}}/metrics.json", run=list(A3_RUNS)),
     output:
-        A3_OUT + "/claims.csv",
+        f"{A3_OUT}/metrics.json",
+    log:
+        f"{A3_OUT}/logs/aggregate.log",
+    benchmark:
+        f"{A3_OUT}/benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/argus3d.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=2,
-    log:
-        A3_OUT + "/logs/claims.log",
-    benchmark:
-        A3_OUT + "/benchmarks/claims.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
+    params:
+        cfg_hash=rule_hash(SCALE),
+        scale=SCALE,
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "python -m common.claims --claims {input.claims} --metrics {input.metrics}"
-        " --scale {SCALE} --out {output} > {log} 2>&1"
+        "python -m papers.argus3d.aggregate scale={params.scale} run.out_dir={params.out_dir}"
+        " > {log} 2>&1"
 
 
 rule argus3d_figures:
     input:
-        A3_OUT + "/metrics.json",
+        **A3_DATA_INPUT,
+        metrics=f"{A3_OUT}/metrics.json",
+        stage1_logs=expand(f"{A3_OUT}/stage1/{{rep}}/train_log.csv", rep=A3_REPS),
+        samples=[f"{A3_OUT}/gen/{r.name}/samples.npz" for r in A3_SEED0],
+        stage2_logs=[f"{A3_OUT}/gen/{r.name}/train_log.csv" for r in A3_SEED0],
+        base=f"{A3_OUT}/gen/{A3_BASE.name}/stage2.json",
     output:
-        report(
-            directory(A3_OUT + "/figures"),
-            patterns=["{name}.png"],
-            category="Argus3D",
-            caption="report_caption.rst",
-        ),
-    params:
-        cfg_hash=a3_hash(),
+        figures_output(A3, "Argus3D"),
+    log:
+        f"{A3_OUT}/logs/figures.log",
+    benchmark:
+        f"{A3_OUT}/benchmarks/figures.tsv"
+    conda:
+        "../../envs/argus3d.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=5,
-    log:
-        A3_OUT + "/logs/figures.log",
-    benchmark:
-        A3_OUT + "/benchmarks/figures.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
+    params:
+        cfg_hash=rule_hash(SCALE),
+        scale=SCALE,
+        data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
-        "python -m papers.argus3d.figures scale={SCALE} {A3_DATA_ARG}"
-        " run.out_dir={A3_OUT} > {log} 2>&1"
-
-
-rule argus3d_report:
-    input:
-        claims=A3_OUT + "/claims.csv",
-        metrics=A3_OUT + "/metrics.json",
-        figures=A3_OUT + "/figures",
-        meta="papers/argus3d/report.yaml",
-    output:
-        f"reports/{SCALE}/{A3}.pdf",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    log:
-        A3_OUT + "/logs/report.log",
-    benchmark:
-        A3_OUT + "/benchmarks/report.tsv"
-    conda:
-        "../../envs/argus3d.yaml"
-    shell:
-        "python -m common.report paper --paper {A3} --scale {SCALE} --claims {input.claims}"
-        " --metrics {input.metrics} --figures {input.figures} --benchmarks {A3_OUT}/benchmarks"
-        " --out {output} > {log} 2>&1"
+        "python -m papers.argus3d.figures scale={params.scale} run.data_dir={params.data_dir}"
+        " run.out_dir={params.out_dir} > {log} 2>&1"

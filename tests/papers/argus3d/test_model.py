@@ -10,9 +10,10 @@ import torch
 
 from common.cli import UserError
 from common.config import compose_config
+from papers.argus3d import evaluate, make_data, train_stage1, train_stage2
 from papers.argus3d.gpt import build_gpt, reorder, restore, sample
 from papers.argus3d.model import ShapeAutoencoder
-from papers.argus3d.runtime import TrainState
+from papers.argus3d.runtime import load_data
 from papers.argus3d.train_stage1 import validate
 
 TOKENS = {"latent": 16, "triplane": 48, "grid": 64}
@@ -67,19 +68,28 @@ def test_bad_representation_is_a_one_line_error():
         compose_config("argus3d", ["scale=smoke", "stage1.steps=many"])
 
 
-def test_train_state_resumes_only_the_same_config(tmp_path):
-    model = torch.nn.Linear(3, 2)
-    opt = torch.optim.Adam(model.parameters())
-    state = TrainState(tmp_path / "ckpt.pt", "abc", every=2, model=model, opt=opt)
-    state.maybe_save(1, 10, [])
-    assert not state.path.exists()  # not a multiple of the interval
-    state.maybe_save(4, 10, [{"step": 4}])
-    other = torch.nn.Linear(3, 2)
-    again = TrainState(
-        state.path, "abc", every=2, model=other, opt=torch.optim.Adam(other.parameters())
-    )
-    assert again.load() == (4, [{"step": 4}])
-    assert torch.equal(other.weight, model.weight)
-    assert TrainState(state.path, "changed", every=2, model=torch.nn.Linear(3, 2)).load() == (0, [])
-    state.finish()
-    assert not state.path.exists()
+@pytest.mark.parametrize(
+    ("module", "override", "field"),
+    [
+        (train_stage1, "stage1.steps=0", "stage1.steps"),
+        (train_stage1, "stage1.lr=-0.1", "stage1.lr"),
+        (train_stage1, "stage1.batch_size=0", "stage1.batch_size"),
+        (train_stage1, "stage1.codebook_size=0", "stage1.codebook_size"),
+        (train_stage1, "stage1.checkpoint_every=0", "stage1.checkpoint_every"),
+        (train_stage2, "stage2.steps=-1", "stage2.steps"),
+        (train_stage2, "stage2.lr=0", "stage2.lr"),
+        (train_stage2, "stage2.n_gen=0", "stage2.n_gen"),
+        (evaluate, "eval.n_ref=0", "eval.n_ref"),
+        (make_data, "data.n_train=0", "data.n_train"),
+    ],
+)
+def test_nonsense_values_are_one_line_errors(module, override, field):
+    cfg = compose_config("argus3d", ["scale=smoke", "run.data_dir=somewhere", override])
+    with pytest.raises(UserError, match=field):
+        module.validate(cfg)
+
+
+def test_data_dir_is_required():
+    cfg = compose_config("argus3d", ["scale=smoke"])
+    with pytest.raises(UserError, match="run.data_dir"):
+        load_data(cfg, "train")
