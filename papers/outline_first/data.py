@@ -8,8 +8,8 @@
   ``16 * patch_size`` pixels, and gray values [0, 1] are mapped linearly to [-1, 1]
   (one global scaling, so the natural-image contrast and spectrum are kept). The
   label is the index of the source photo in ``PATCH_PHOTOS``.
-- ``mnist`` / ``cifar10``: the training split read by ``loaders`` from ``data.root``
-  (MNIST from ``root/mnist``, CIFAR-10 from ``root/cifar-10-batches-bin``), uint8
+- ``mnist`` / ``cifar10``: the training split read by ``loaders`` from ``run.data_dir``
+  (the four MNIST IDX files in it, CIFAR-10 in ``data_dir/cifar-10-batches-bin``), uint8
   pixels mapped to [-1, 1]; CIFAR-10 stays RGB, flattened in (h, w, c) order.
 
 ``data.max_images > 0`` keeps a seeded subset, stratified by label.
@@ -170,7 +170,7 @@ def load_patches_dataset(patch_size: int, seed: int) -> Dataset:
 
 def _paper_dataset(name: str, root: Path, download: bool, max_images: int, seed: int) -> Dataset:
     if name == "mnist":
-        images, labels = loaders.load_mnist(root / "mnist", download=download)
+        images, labels = loaders.load_mnist(root, download=download)
     else:
         images, labels = loaders.load_cifar10(root, download=download)
     if 0 < max_images < len(labels):  # subset before the float64 copy
@@ -187,8 +187,12 @@ def _field(cfg_data: Any, key: str, default: Any) -> Any:
     return getattr(cfg_data, key, default)
 
 
-def load_dataset(cfg_data: Any, seed: int) -> Dataset:
-    """The dataset named by ``cfg_data.name`` (a DataConfig, DictConfig or dict)."""
+def load_dataset(cfg_data: Any, seed: int, data_dir: str | Path = "") -> Dataset:
+    """The dataset named by ``cfg_data.name`` (a DataConfig, DictConfig or dict).
+
+    ``data_dir`` (``run.data_dir``) is the folder of the paper-scale datasets; the bundled
+    ``digits`` and ``patches`` do not read it.
+    """
     name = _field(cfg_data, "name", "digits")
     if name not in DATASETS:
         raise ValueError(f"data.name must be one of {', '.join(DATASETS)}; got {name!r}")
@@ -200,7 +204,12 @@ def load_dataset(cfg_data: Any, seed: int) -> Dataset:
     elif name == "patches":
         ds = load_patches_dataset(int(_field(cfg_data, "patch_size", 8)), seed)
     else:
-        root = Path(_field(cfg_data, "root", "data/outline_first"))
+        if not str(data_dir):
+            raise FileNotFoundError(
+                f"data.name={name} reads its files from run.data_dir, which is empty; "
+                f"set run.data_dir=DIR (Snakemake: --config 'data_dir={{outline_first: DIR}}')"
+            )
+        root = Path(data_dir)
         download = bool(_field(cfg_data, "download", False))
         return _paper_dataset(name, root, download, max_images, seed)
     return _subset(ds, max_images, seed)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from common import provenance
 from common.config import config_hash, entry_point
 from common.io import save_npz, write_metrics
+from common.progress import progress
 from common.threads import set_threads
 
 COMMIT_FRAC = 2**-0.5  # committed: within 1 - 1/sqrt(2) of the final value (sigma* = sqrt(lambda))
@@ -46,6 +47,22 @@ def closed_form_error(gauss, x_T: np.ndarray, sigmas: np.ndarray) -> float:
     return float(err.max())
 
 
+def random_path(x_T: np.ndarray, x_0: np.ndarray, sigmas: np.ndarray, seed: int) -> np.ndarray:
+    """A null for the top-2 share: a non-planar path with a sampling trajectory's noise scale.
+
+    State i is ``x_0 + sigma_i n_i``. The noise direction starts at ``(x_T - x_0) / sigma_max``
+    (so the path runs from x_T to x_0) and drifts by a Brownian motion in all D dimensions (as
+    much variance again by the end, so it leaves span{x_T, x_0} in every direction), keeping
+    the norm of the starting noise. (N, D) ends -> (N, S, D) states.
+    """
+    rng = np.random.default_rng([seed, 0x4E11])
+    n_T = (x_T - x_0) / sigmas[0]
+    steps = rng.standard_normal((len(sigmas), *x_T.shape)) / np.sqrt(len(sigmas))
+    walk = n_T[None] + np.cumsum(steps, axis=0) - steps[0]  # W_0 = 0
+    walk *= np.linalg.norm(n_T, axis=-1)[None, :, None] / np.linalg.norm(walk, axis=-1)[..., None]
+    return np.swapaxes(x_0[None] + sigmas[:, None, None] * walk, 0, 1)
+
+
 def rel_sq_dev(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean over trajectories of ||a - b||^2 / ||b||^2, per level: (S, N, D) -> (S,)."""
     return np.mean(np.sum((a - b) ** 2, -1) / np.sum(b**2, -1), axis=1)
@@ -65,8 +82,9 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
     )
     from papers.outline_first.model import load_denoiser
     from papers.outline_first.sampler import heun_sample, karras_sigmas
-    from papers.outline_first.train import load_training_data
+    from papers.outline_first.train import load_training_data, validate
 
+    validate(cfg)
     jax.config.update("jax_enable_x64", True)
     train, test = load_training_data(cfg)
     gauss = th.fit_gaussian(train.x)
@@ -96,6 +114,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
     )
     # 3. geometry of the learned trajectories
     traj = np.swapaxes(states, 0, 1)
+    null_path = random_path(x_T, final, sigmas, cfg.seed)  # the null of the top-2 share
     span_err = th.span_projection_error(traj)
     rot_err = th.rotation_error(sigmas, traj)
     # 4. fixed-norm kicks (variance-preserving units) at several steps
@@ -104,7 +123,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
     direction = rng.standard_normal(x_T.shape)
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
     flips, top_share, change = [], [], []
-    for i in kick_idx:
+    for i in progress(kick_idx, desc="kicks"):
         kick = direction * scale * np.sqrt(1 + sigmas[i] ** 2)
         moved = np.asarray(heun_sample(learned, x_T, sigmas, return_trajectory=False,
                                        kick=(int(i), kick)).final) - final  # fmt: skip
@@ -120,7 +139,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
     skip_targets = np.array([*mc.skip_sigmas, target])
     skip_idx = np.array([int(np.argmin(np.abs(sigmas[:-1] - s))) for s in skip_targets])
     kept, nn_skip = [], []
-    for i in skip_idx:
+    for i in progress(skip_idx, desc="skips"):
         start = np.asarray(th.closed_form(gauss, x_T, sigmas[0], sigmas[i]))
         out = np.asarray(heun_sample(learned, None, sigmas, return_trajectory=False,
                                      start_index=int(i), x_start=start).final)  # fmt: skip
@@ -135,6 +154,8 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
         "commit_spearman_learned": float(spearmanr(lam[:k], commit[:k])[0]),
         "commit_spearman_gauss": float(spearmanr(lam[:k], commit_g[:k])[0]),
         "top2_share_mean": float(np.mean(th.top2_variance_share(traj))),
+        "top2_share_null": float(np.mean(th.top2_variance_share(null_path))),
+        "span_proj_err_null": float(np.mean(th.span_projection_error(null_path))),
         "span_proj_err_mean": float(np.mean(span_err)),
         "span_proj_err_gauss_mean": float(
             np.mean(th.span_projection_error(np.swapaxes(closed, 0, 1)))

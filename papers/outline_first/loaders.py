@@ -165,7 +165,8 @@ def load_mnist(
         lambda: _missing_mnist(root, parts),
         lambda: download_mnist(root),
         download,
-        f"MNIST files missing in {root}: {{}} (each .gz or uncompressed); put them there",
+        f"MNIST files missing in {root} (run.data_dir): {{}} (each .gz or uncompressed); "
+        "put them there",
     )
     return _concat([_read_mnist_part(root, part) for part in parts])
 
@@ -259,7 +260,7 @@ def load_cifar10(
         lambda: _missing_cifar(root, parts),
         lambda: download_cifar10(root),
         download,
-        f"CIFAR-10 binary files missing in {root / CIFAR10_DIR}: {{}}; "
+        f"CIFAR-10 binary files missing in {root / CIFAR10_DIR} (under run.data_dir): {{}}; "
         f"put the extracted {CIFAR10_URL.rsplit('/', 1)[-1]} there",
     )
     folder = _cifar_dir(root)

@@ -13,8 +13,8 @@ from common.config import RunConfig
 @dataclass
 class DataConfig:
     name: str = "digits"  # digits | patches (offline, bundled) | mnist | cifar10 (paper scale)
-    root: str = "data/outline_first"  # local directory of the paper-scale datasets
-    download: bool = False  # fetch mnist / cifar10 into root when missing (needs a network)
+    # mnist / cifar10 are read from run.data_dir (the one data-directory key, not hashed)
+    download: bool = False  # fetch mnist / cifar10 into run.data_dir when missing (network)
     patch_size: int = 8  # patches: side of the grayscale patches
     max_images: int = 0  # 0: all images of the dataset
 

@@ -3,7 +3,9 @@
 python -m papers.outline_first.train scale=cpu seed=1 run.out_dir=results/cpu/outline_first/seed1
 Writes ``params.npz`` (EMA parameters, keys like ``net/dense0/kernel``), ``train_log.csv``
 (step, mean training loss since the previous row) and ``train.json`` (config hash, times,
-losses, data shape); resumes from ``checkpoint.npz`` if a previous attempt was killed.
+losses, data shape). Every ``train.checkpoint_every`` steps it saves ``checkpoint.npz``
+(``common.checkpoint.Checkpoint``); a rerun after a kill resumes from it when the config hash
+(all but ``train.steps`` and ``train.checkpoint_every``) matches, so a longer run continues.
 The whole step (loss, gradient, Adam, EMA) is jitted and ``jax.lax.scan``-ned over chunks
 of steps; the minibatch and noise of step t come from ``fold_in(key, t)``, so a resumed
 run repeats the uninterrupted one.
@@ -12,20 +14,19 @@ run repeats the uninterrupted one.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from common.checkpoint import Checkpointer
-from common.config import config_hash, entry_point
+from common.checkpoint import Checkpoint
+from common.config import config_hash, entry_point, require
 from common.io import write_csv, write_json
-from common.progress import progress
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 
@@ -33,45 +34,41 @@ TEST_FRACTION = 0.2  # held-out share of the dataset (the classifier and metrics
 LOG_EVERY = 50  # steps per row of train_log.csv (and per scanned chunk)
 EVAL_DRAWS = 8  # noise draws per image for the final held-out loss
 EVAL_MAX = 4096  # images per split for the final losses
+log = logging.getLogger(__name__)
 
 
 def validate(cfg: DictConfig) -> None:
-    """Fail early, with the field's name, on values the training loop cannot use."""
-    tc, mc = cfg.train, cfg.model
-    checks = {
-        "train.steps": (tc.steps >= 1, "must be >= 1"),
-        "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
-        "train.lr": (tc.lr > 0, "must be > 0"),
-        "train.p_std": (tc.p_std > 0, "must be > 0"),
-        "train.ema": (0 <= tc.ema < 1, "must be in [0, 1)"),
-        "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
-        "model.hidden": (mc.hidden >= 1, "must be >= 1"),
-        "model.depth": (mc.depth >= 1, "must be >= 1"),
-        "model.sigma_data": (mc.sigma_data > 0, "must be > 0"),
-    }
-    for name, (ok, rule) in checks.items():
-        if not ok:
-            raise ValueError(f"{name} {rule}, got {OmegaConf.select(cfg, name)!r}")
+    """Fail early, with the field's name, on values the training or evaluation cannot use."""
+    tc, mc, dc, sc, ms = cfg.train, cfg.model, cfg.data, cfg.sampler, cfg.measure
+    require(
+        cfg,
+        {
+            "train.steps": (tc.steps >= 1, "must be >= 1"),
+            "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
+            "train.lr": (tc.lr > 0, "must be > 0"),
+            "train.p_std": (tc.p_std > 0, "must be > 0"),
+            "train.ema": (0 <= tc.ema < 1, "must be in [0, 1)"),
+            "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
+            "model.hidden": (mc.hidden >= 1, "must be >= 1"),
+            "model.depth": (mc.depth >= 1, "must be >= 1"),
+            "model.sigma_data": (mc.sigma_data > 0, "must be > 0"),
+            "data.max_images": (dc.max_images >= 0, "must be >= 0 (0: all images)"),
+            "data.patch_size": (dc.patch_size >= 2, "must be >= 2"),
+            "sampler.num_steps": (sc.num_steps >= 2, "must be >= 2"),
+            "sampler.sigma_min": (sc.sigma_min > 0, "must be > 0"),
+            "sampler.sigma_max": (sc.sigma_max > sc.sigma_min, "must be > sampler.sigma_min"),
+            "sampler.rho": (sc.rho > 0, "must be > 0"),
+            "sampler.n_traj": (sc.n_traj >= 2, "must be >= 2"),
+            "measure.top_k": (ms.top_k >= 2, "must be >= 2"),
+            "measure.kick_norm": (ms.kick_norm > 0, "must be > 0"),
+        },
+    )
 
 
-def resume_key(cfg: DictConfig) -> str:
-    """Hash of what determines the trajectory of training (not its length or checkpointing).
-
-    A checkpoint is only resumed when this matches, so a changed config starts over
-    instead of continuing from stale weights; a longer ``train.steps`` continues.
-    """
-    train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
-    for key in ("steps", "checkpoint_every"):
-        train_cfg.pop(key)
-    data = {
-        "seed": cfg.seed,
-        "data": OmegaConf.to_container(cfg.data, resolve=True),
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "train": train_cfg,
-        "log_every": LOG_EVERY,
-    }
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def checkpoint_hash(cfg: DictConfig) -> str:
+    """Hash under which a checkpoint is resumed: all but the run length and save interval,
+    so a changed config starts over and a longer ``train.steps`` continues."""
+    return config_hash(cfg, exclude=("train.steps", "train.checkpoint_every"))
 
 
 def chunk_ends(start: int, steps: int, every: int) -> list[int]:
@@ -84,7 +81,7 @@ def load_training_data(cfg: DictConfig):
     """(train, test) splits of the run's dataset."""
     from papers.outline_first.data import load_dataset, split
 
-    dataset = load_dataset(cfg.data, cfg.seed)
+    dataset = load_dataset(cfg.data, cfg.seed, cfg.run.data_dir)
     return split(dataset, TEST_FRACTION, cfg.seed)
 
 
@@ -147,6 +144,7 @@ def train(cfg: DictConfig, out: Path) -> tuple[Any, pd.DataFrame, dict[str, Any]
     """Train; return the EMA parameters, the log and a summary (losses, shapes, times)."""
     import jax
     import jax.numpy as jnp
+    from flax import traverse_util
 
     from papers.outline_first.model import flatten_params, init_params, unflatten_params
 
@@ -166,46 +164,45 @@ def train(cfg: DictConfig, out: Path) -> tuple[Any, pd.DataFrame, dict[str, Any]
     params = init_params(k_init, cfg.model, dim)
     ema, opt_state = params, optimizer.init(params)
     opt_leaves, opt_def = jax.tree_util.tree_flatten(opt_state)
-    names = list(flatten_params(params))
 
-    def state_arrays(params, ema, opt_state) -> dict[str, np.ndarray]:
-        arrays = {f"params/{k}": v for k, v in flatten_params(params).items()}
-        arrays |= {f"ema/{k}": v for k, v in flatten_params(ema).items()}
+    def nested(tree) -> dict:
+        return traverse_util.unflatten_dict(flatten_params(tree), sep="/")
+
+    def state_arrays(params, ema, opt_state) -> dict:
         leaves = jax.tree_util.tree_leaves(opt_state)
-        return arrays | {f"opt/{i:04d}": np.asarray(v) for i, v in enumerate(leaves)}
+        opt = {f"{i:04d}": np.asarray(v) for i, v in enumerate(leaves)}
+        return {"params": nested(params), "ema": nested(ema), "opt": opt}
 
-    def from_state(state: dict[str, np.ndarray]):
-        params_ = unflatten_params({k: state[f"params/{k}"] for k in names}, params)
-        ema_ = unflatten_params({k: state[f"ema/{k}"] for k in names}, params)
-        leaves = [jnp.asarray(state[f"opt/{i:04d}"]) for i in range(len(opt_leaves))]
+    def from_state(state: dict):
+        params_ = unflatten_params(traverse_util.flatten_dict(state["params"], sep="/"), params)
+        ema_ = unflatten_params(traverse_util.flatten_dict(state["ema"], sep="/"), params)
+        leaves = [jnp.asarray(state["opt"][f"{i:04d}"]) for i in range(len(opt_leaves))]
         return params_, ema_, jax.tree_util.tree_unflatten(opt_def, leaves)
 
-    ckpt = Checkpointer(out / "checkpoint.npz", tc.checkpoint_every)
-    rkey = resume_key(cfg)
+    ckpt = Checkpoint(out / "checkpoint.npz", checkpoint_hash(cfg), tc.checkpoint_every)
     start, rows, acc = 0, [], [0.0, 0]  # acc: loss sum and count since the last log row
     resumed = ckpt.load()
-    extra = resumed[2] if resumed is not None else None
-    if isinstance(extra, dict) and extra.get("resume_key") == rkey and resumed[0] <= tc.steps:
-        start, state, _ = resumed
-        params, ema, opt_state = from_state(state)
-        rows, acc = extra["rows"], extra["acc"]
-        print(f"resumed from {ckpt.path} at step {start}")
+    if resumed is not None and resumed.step <= tc.steps:
+        start = resumed.step
+        params, ema, opt_state = from_state(resumed.state)
+        rows, acc = resumed.extra["rows"], resumed.extra["acc"]
     elif resumed is not None:
-        print(f"ignoring {ckpt.path}: written by a different config or a longer run")
+        log.warning("%s is at step %d > train.steps: starting fresh", ckpt.path, resumed.step)
 
     carry = (params, ema, opt_state)
     t0 = time.perf_counter()
-    ends = chunk_ends(start, tc.steps, tc.checkpoint_every)
-    bar = progress(ends, desc="steps", total=len(ends))
+    bar = Progress(tc.steps, "train steps", initial=start)
     step = start
-    for end in bar:
+    for end in chunk_ends(start, tc.steps, tc.checkpoint_every):
         carry, loss_sum = run_chunk(carry, x_train, k_train, jnp.int32(step), end - step)
         acc = [acc[0] + float(loss_sum), acc[1] + end - step]
+        chunk_loss = float(loss_sum) / (end - step)
         step = end
         if step % LOG_EVERY == 0:
             rows.append({"step": step, "loss": acc[0] / acc[1]})
             acc = [0.0, 0]
-        ckpt.maybe_save(step, state_arrays(*carry), {"resume_key": rkey, "rows": rows, "acc": acc})
+        ckpt.maybe_save(step, functools.partial(state_arrays, *carry), {"rows": rows, "acc": acc})
+        bar.update(step, loss=chunk_loss)
     if acc[1]:  # the last steps since a log row; not in the checkpoint, so a longer run goes on
         rows = [*rows, {"step": step, "loss": acc[0] / acc[1]}]
     train_time = time.perf_counter() - t0
@@ -234,13 +231,13 @@ def main(cfg: DictConfig) -> None:
 
     out = Path(cfg.run.out_dir)
     t0 = time.perf_counter()
-    ema, log, summary = train(cfg, out)
+    ema, train_log, summary = train(cfg, out)
     save_params(out / "params.npz", ema)
-    write_csv(out / "train_log.csv", log)
+    write_csv(out / "train_log.csv", train_log)
     meta = {"config_hash": config_hash(cfg), "wall_time_s": time.perf_counter() - t0}
     write_json(out / "train.json", meta | summary)
-    Checkpointer(out / "checkpoint.npz", 1).remove()
-    print(
+    Checkpoint(out / "checkpoint.npz", checkpoint_hash(cfg), 1).remove()
+    log.info(
         f"trained {summary['steps']} steps in {summary['train_time_s']:.1f} s; final loss "
         f"{summary['final_loss']:.4f}, held-out EMA loss {summary['ema_test_loss']:.4f}"
     )

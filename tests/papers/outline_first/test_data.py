@@ -124,8 +124,8 @@ def test_mnist_round_trip(tmp_path, no_network, gz):
 
 
 def test_mnist_through_load_dataset(tmp_path, no_network):
-    data = _write_mnist(tmp_path / "mnist", np.random.default_rng(1), gz=True)
-    ds = load_dataset(DataConfig(name="mnist", root=str(tmp_path)), seed=0)
+    data = _write_mnist(tmp_path, np.random.default_rng(1), gz=True)
+    ds = load_dataset(DataConfig(name="mnist"), seed=0, data_dir=str(tmp_path))
     assert ds.x.shape == (5, 784) and ds.image_shape == (28, 28)
     assert ds.x.min() >= -1.0 and ds.x.max() <= 1.0
     np.testing.assert_allclose(ds.x[0], data["train"][0][0].ravel() / 127.5 - 1.0)
@@ -154,7 +154,13 @@ def test_mnist_missing_without_download_never_touches_network(tmp_path, no_netwo
         loaders.load_mnist(tmp_path, download=False)
     assert "train-images-idx3-ubyte" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(FileNotFoundError, match=r"data\.download=true"):
-        load_dataset(DataConfig(name="mnist", root=str(tmp_path), download=False), seed=0)
+        load_dataset(DataConfig(name="mnist", download=False), seed=0, data_dir=tmp_path)
+
+
+def test_paper_datasets_need_run_data_dir(no_network):
+    for name in ("mnist", "cifar10"):
+        with pytest.raises(FileNotFoundError, match=r"run\.data_dir"):
+            load_dataset(DataConfig(name=name), seed=0, data_dir="")
 
 
 def test_mnist_download_failure_is_one_clear_line(tmp_path, monkeypatch):
@@ -204,7 +210,7 @@ def test_cifar10_round_trip(tmp_path, no_network):
     assert np.array_equal(test_images, expected[5][0]) and np.array_equal(
         test_labels, expected[5][1]
     )
-    ds = load_dataset(DataConfig(name="cifar10", root=str(tmp_path), max_images=5), seed=0)
+    ds = load_dataset(DataConfig(name="cifar10", max_images=5), seed=0, data_dir=tmp_path)
     assert ds.x.shape == (5, 3072) and ds.image_shape == (32, 32, 3)
     assert ds.x.min() >= -1.0 and ds.x.max() <= 1.0
 

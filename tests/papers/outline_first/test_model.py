@@ -13,6 +13,7 @@ import optax
 import pandas as pd
 import pytest
 
+from common.checkpoint import Checkpoint
 from common.config import compose_config
 from papers.outline_first.model import (
     build_model,
@@ -195,26 +196,84 @@ def test_entry_point_writes_outputs(tmp_path, data_module):
     assert np.all(np.isfinite(np.asarray(den(np.zeros((3, 64), np.float32), 1.0))))
 
 
-def test_resume_from_checkpoint_matches_uninterrupted_run(tmp_path, data_module):
+class _Killed(Exception):
+    """Stands for the job being killed right after a checkpoint was written."""
+
+
+def _kill_after_first_save(monkeypatch):
+    """Make Checkpoint.maybe_save raise right after its first actual save."""
+    original = Checkpoint.maybe_save
+
+    def maybe_save(self, step, state, extra=None):
+        saved = original(self, step, state, extra)
+        if saved:
+            raise _Killed(f"killed after saving step {step}")
+        return saved
+
+    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
+
+
+def _assert_same_run(a, b):
+    (ema_a, log_a, _), (ema_b, log_b, _) = a, b
+    leaves = zip(jax.tree_util.tree_leaves(ema_a), jax.tree_util.tree_leaves(ema_b), strict=True)
+    for x, y in leaves:
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    pd.testing.assert_frame_equal(log_a, log_b)
+
+
+def test_killed_run_resumes_and_matches_uninterrupted_run(tmp_path, data_module, monkeypatch):
+    over = ["scale=smoke", "train.steps=100", "train.checkpoint_every=20"]
+    cfg = compose_config("outline_first", over)
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        _kill_after_first_save(m)
+        with pytest.raises(_Killed):
+            train(cfg, out)
+    assert (out / "checkpoint.npz").exists()
+    resumed = train(cfg, out)  # rerun unchanged: continues from the checkpoint
+    assert resumed[2]["resumed_from"] == 20
+    clean = train(cfg, tmp_path / "clean")
+    assert clean[2]["resumed_from"] == 0
+    _assert_same_run(resumed, clean)
+
+    # killed again, then rerun under a changed hashed value: a fresh start, equal to a clean run
+    (out / "checkpoint.npz").unlink()  # train() leaves its last checkpoint; main() removes it
+    with monkeypatch.context() as m:
+        _kill_after_first_save(m)
+        with pytest.raises(_Killed):
+            train(cfg, out)
+    assert (out / "checkpoint.npz").exists()
+    other = compose_config("outline_first", [*over, "train.lr=5e-4"])
+    fresh = train(other, out)
+    assert fresh[2]["resumed_from"] == 0
+    _assert_same_run(fresh, train(other, tmp_path / "clean_other"))
+
+
+def test_longer_run_continues_and_stale_config_starts_fresh(tmp_path, data_module):
     over = ["scale=smoke", "train.checkpoint_every=20"]
     full = compose_config("outline_first", [*over, "train.steps=100"])
     half = compose_config("outline_first", [*over, "train.steps=60"])
     train(half, tmp_path / "resumed")  # leaves checkpoint.npz at its last step
     assert (tmp_path / "resumed" / "checkpoint.npz").exists()
-    ema_r, log_r, info_r = train(full, tmp_path / "resumed")
+    ema_r, log_r, info_r = train(full, tmp_path / "resumed")  # train.steps is not hashed
     ema_f, log_f, info_f = train(full, tmp_path / "fresh")
     assert info_r["resumed_from"] == 60 and info_f["resumed_from"] == 0
-    for a, b in zip(
-        jax.tree_util.tree_leaves(ema_r), jax.tree_util.tree_leaves(ema_f), strict=True
-    ):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    pd.testing.assert_frame_equal(log_r, log_f)
-    # a checkpoint written under another training config is not resumed
-    other = compose_config("outline_first", [*over, "train.steps=100", "train.lr=5e-4"])
+    _assert_same_run((ema_r, log_r, info_r), (ema_f, log_f, info_f))
+    # a checkpoint written under another data config is not resumed
+    other = compose_config("outline_first", [*over, "train.steps=100", "data.max_images=200"])
     assert train(other, tmp_path / "resumed")[2]["resumed_from"] == 0
+    # a checkpoint beyond train.steps is not resumed either
+    train(full, tmp_path / "long")
+    assert train(half, tmp_path / "long")[2]["resumed_from"] == 0
 
 
-@pytest.mark.parametrize("override", ["train.steps=abc", "train.ema=1.5", "model.depth=0"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "train.steps=abc", "train.steps=0", "train.ema=1.5", "train.lr=-1e-3",
+        "train.batch_size=0", "model.depth=0", "model.hidden=0", "sampler.n_traj=0",
+    ],
+)  # fmt: skip
 def test_bad_override_exits_2(tmp_path, data_module, override, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["scale=smoke", override, f"run.out_dir={tmp_path / 'bad'}"])
