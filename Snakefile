@@ -94,7 +94,7 @@ rule claims:
     params:
         # the notes may quote the paper's config at this scale
         cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
-        scale=SCALE,
+        scale=lambda w: SCALE,
     shell:
         "python -m common.claims --paper {wildcards.paper} --claims {input.claims}"
         " --metrics {input.metrics} --scale {params.scale} --out {output} > {log} 2>&1"
@@ -120,7 +120,7 @@ rule report:
         runtime=5,
     params:
         cfg_hash=lambda w: cached_hash(w.paper, (f"scale={SCALE}",)),
-        scale=SCALE,
+        scale=lambda w: SCALE,
         benchmarks=f"results/{SCALE}/{{paper}}/benchmarks",
     shell:
         "python -m common.report paper --paper {wildcards.paper} --scale {params.scale}"
@@ -144,7 +144,7 @@ rule summary:
         mem_mb=1000,
         runtime=5,
     params:
-        scale=SCALE,
+        scale=lambda w: SCALE,
     shell:
         "python -m common.report summary --scale {params.scale} --out {output} {input.claims}"
         " > {log} 2>&1"

@@ -51,7 +51,7 @@ rule se3_registration_data:
         cfg_hash=lambda w: cached_hash(S3, s3_overrides(SCALE), DATA_SECTIONS),
         overrides=" ".join(s3_overrides(SCALE)),
         out_dir=lambda w, output: os.path.dirname(output.train),
-        data_dir=S3_BOP,
+        data_dir=lambda w: S3_BOP,
     shell:
         "python -m papers.se3_registration.data {params.overrides}"
         " run.data_dir={params.data_dir} run.out_dir={params.out_dir}"
