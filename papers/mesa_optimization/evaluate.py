@@ -19,6 +19,7 @@ from common.config import config_hash, entry_point
 from common.io import load_npz, read_json, write_csv, write_metrics
 from common.threads import set_threads
 from papers.mesa_optimization import theory
+from papers.mesa_optimization.schema import validate
 from papers.mesa_optimization.train import effective_schedule, load_batches
 
 
@@ -58,6 +59,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFr
 
     from papers.mesa_optimization.model import split_complex
 
+    validate(cfg)
     jax.config.update("jax_enable_x64", True)
     weights = load_npz(run_dir / "params.npz")
     log = pd.read_csv(run_dir / "log.csv")

@@ -213,11 +213,12 @@ def fig_ab(runs, family: str) -> plt.Figure | None:
     groups = diagonal(runs, family)
     if not groups:
         return None
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.3 * len(groups) + 1.8, 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(3.3 * len(groups) + 1.8, 3.4), squeeze=False, layout="constrained"
+    )
     for ax, group in zip(axes[0], groups.values(), strict=True):
         plot_ab(ax, group)
     ab_legend(axes[0, -1], group, LIMITS[family])
-    fig.tight_layout()
     return fig
 
 
@@ -230,7 +231,9 @@ def fig_ratio_mse(runs) -> plt.Figure | None:
     ]
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False, layout="constrained"
+    )
     for ax, (family, col) in zip(axes[0], panels, strict=True):
         plot_by_init(ax, diagonal(runs, family), itemgetter(col), positive=family == "sparse")
         if family == "gaussian":
@@ -242,7 +245,6 @@ def fig_ratio_mse(runs) -> plt.Figure | None:
             )
         else:
             ax.set(yscale="log", ylabel="relative test MSE", title="sparse $x_1$: test MSE")
-    fig.tight_layout()
     return fig
 
 
@@ -274,6 +276,7 @@ def fig_heatmaps(runs) -> plt.Figure | None:
         figsize=(2.9 * len(cases), 4.6),
         squeeze=False,
         gridspec_kw={"height_ratios": [2, 1]},
+        layout="constrained",
     )
     for col, (title, kq, pv) in enumerate(cases):
         d = pv.shape[0]
@@ -286,7 +289,6 @@ def fig_heatmaps(runs) -> plt.Figure | None:
             ax.set(xticks=[], yticks=[])
             ax.set_title(f"{title}\n$|{name}|$" if w is kq else f"$|{name}|$", fontsize=9)
             ax.grid(False)
-    fig.tight_layout()
     return fig
 
 
@@ -295,7 +297,7 @@ def fig_ones(runs) -> plt.Figure | None:
     groups = diagonal(runs, "ones")
     if not groups:
         return None
-    fig, (ax_ab, ax_off) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax_ab, ax_off) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     plot_ab(ax_ab, groups["ones"])
     ax_ab.set_title("all-ones $x_1$: $ab$")
     ab_legend(ax_ab, groups["ones"], None)
@@ -303,7 +305,6 @@ def fig_ones(runs) -> plt.Figure | None:
     compare = {e: others[e] for e in ("ones", "gauss_s1", "sparse_c1") if e in others}
     plot_by_init(ax_off, compare, itemgetter("offblock_ratio"), positive=True)
     ax_off.set(yscale="log", ylabel="off-block weight ratio", title="weight off the diagonals")
-    fig.tight_layout()
     return fig
 
 
@@ -317,12 +318,11 @@ def fig_conservation(runs) -> plt.Figure | None:
     groups = diagonal(runs)
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
     plot_by_init(ax, groups, drift, positive=True)
     ax.set(
         yscale="log", ylabel=r"$|\Delta(a^2-b^2)|\,/\,(a^2+b^2)$", title="conservation of $a^2-b^2$"
     )
-    fig.tight_layout()
     return fig
 
 

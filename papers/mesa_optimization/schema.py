@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
-from common.config import RunConfig
+from common.config import RunConfig, require
+
+DTYPES = ("float32", "float64")
+X1_FAMILIES = ("gaussian", "sparse", "ones")
+INIT_KINDS = ("diagonal", "gaussian")
 
 
 @dataclass
@@ -60,7 +64,31 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     init: InitConfig = field(default_factory=InitConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    run: RunConfig = field(default_factory=RunConfig)  # run.data_dir unused: data in-process
+
+
+def validate(cfg: DictConfig) -> None:
+    """Reject nonsense values with one line naming the field."""
+    dc, tc, ic = cfg.data, cfg.train, cfg.init
+    require(cfg, {
+        "data.d": (dc.d > 0, "must be > 0"),
+        "data.T": (dc.T >= 3, "must be >= 3 (the loss sums over T - 2 positions)"),
+        "data.m_train": (dc.m_train > 0, "must be > 0"),
+        "data.m_test": (dc.m_test > 0, "must be > 0"),
+        "data.x1": (dc.x1 in X1_FAMILIES, f"must be one of {X1_FAMILIES}"),
+        "data.x1_scale": (dc.x1_scale > 0, "must be > 0"),
+        "train.lr": (tc.lr > 0, "must be > 0"),
+        "train.epochs": (tc.epochs > 0, "must be > 0"),
+        "train.lr_multiplier": (tc.lr_multiplier > 0, "must be > 0"),
+        "train.epochs_multiplier": (tc.epochs_multiplier > 0, "must be > 0"),
+        "train.max_step_curvature": (tc.max_step_curvature >= 0, "must be >= 0 (0: off)"),
+        "train.test_every": (tc.test_every > 0, "must be > 0"),
+        "train.checkpoint_every": (tc.checkpoint_every > 0, "must be > 0"),
+        "train.dtype": (tc.dtype in DTYPES, f"must be one of {DTYPES}"),
+        "init.kind": (ic.kind in INIT_KINDS, f"must be one of {INIT_KINDS}"),
+        "init.std": (ic.std > 0, "must be > 0"),
+        "seed": (cfg.seed >= 0, "must be >= 0"),
+    })  # fmt: skip
 
 
 ConfigStore.instance().store(name="mesa_optimization_schema", node=Config)

@@ -3,8 +3,10 @@
 python -m papers.mesa_optimization.train scale=cpu experiment=gauss_s1 init=small seed=0 \
     run.out_dir=results/cpu/mesa_optimization/runs/gauss_s1-small-seed0
 Writes ``params.npz`` (initial and final W_KQ, W_PV) and ``log.csv`` (one row per
-epoch; test columns every ``train.test_every`` epochs); resumes from
-``checkpoint.npz`` if a previous attempt was killed.
+epoch; test columns every ``train.test_every`` epochs). Saves ``checkpoint.npz`` every
+``train.checkpoint_every`` epochs and resumes from it if a previous attempt was killed, but only
+under the same config (a checkpoint of another config is set aside and training starts fresh).
+The data are generated in-process from the seed: ``run.data_dir`` is not used.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from common.checkpoint import Checkpointer
+from common.checkpoint import Checkpoint
 from common.config import config_hash, entry_point
 from common.io import save_npz, write_csv, write_json
-from common.progress import progress
+from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
+from papers.mesa_optimization.schema import validate
 
-DTYPES = ("float32", "float64")
+#: config keys that do not change the trained weights: left out of the checkpoint's hash
+NOT_HASHED = ("train.checkpoint_every",)
 
 
 def effective_schedule(cfg: DictConfig) -> tuple[float, int]:
@@ -61,6 +65,13 @@ def load_batches(cfg: DictConfig, dtype) -> tuple[dict, dict]:
     )
 
 
+def checkpoint(cfg: DictConfig, out: Path) -> Checkpoint:
+    """The run's checkpoint, valid only under the same config (up to ``NOT_HASHED``)."""
+    return Checkpoint(
+        out / "checkpoint.npz", config_hash(cfg, exclude=NOT_HASHED), cfg.train.checkpoint_every
+    )
+
+
 def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Run gradient descent; return initial and final complex weights and the per-epoch log."""
     import jax
@@ -69,8 +80,7 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
     from papers.mesa_optimization import diagnostics as dg
     from papers.mesa_optimization.model import complex_weights, init_weights, loss, split_complex
 
-    if cfg.train.dtype not in DTYPES:
-        raise ValueError(f"train.dtype must be one of {DTYPES}, got {cfg.train.dtype!r}")
+    validate(cfg)
     jax.config.update("jax_enable_x64", True)
     dtype = np.dtype(cfg.train.dtype)
     seed_everything(cfg.seed)
@@ -89,13 +99,13 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
 
     ic = cfg.init
     kq0, pv0 = init_weights(cfg.data.d, ic.kind, ic.a0, ic.b0, ic.std, cfg.seed)
-    ckpt = Checkpointer(out / "checkpoint.npz", cfg.train.checkpoint_every)
+    ckpt = checkpoint(cfg, out)
     resumed = ckpt.load()
     if resumed is None:
         start, rows, params = 0, [], split_complex(kq0, pv0, dtype)
     else:
-        start, state, rows = resumed
-        params = {k: jax.numpy.asarray(v) for k, v in state.items()}
+        start, rows = resumed.step, list(resumed.extra)
+        params = {k: jax.numpy.asarray(v, dtype=dtype) for k, v in resumed.state.items()}
 
     def record(epoch, params, stats):
         row = {"epoch": epoch, **{k: float(v) for k, v in stats.items()}}
@@ -103,11 +113,13 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
             row.update({k: float(v) for k, v in test_stats(params, test_b).items()})
         rows.append(row)
 
-    for epoch in progress(range(start, epochs), desc="epochs", initial=start, total=epochs):
+    bar = Progress(epochs, desc="epochs", initial=start)
+    for epoch in range(start, epochs):
         new_params, stats = step(params, train_b)
         record(epoch, params, stats)
         params = new_params
-        ckpt.maybe_save(epoch + 1, {k: np.asarray(v) for k, v in params.items()}, rows)
+        bar.update(epoch + 1, loss=rows[-1]["loss"])
+        ckpt.maybe_save(epoch + 1, lambda p=params: {k: np.asarray(v) for k, v in p.items()}, rows)
     record(epochs, params, dg.weight_stats(params, loss(params, train_b)))
     kq, pv = complex_weights(params)
     return {"kq": kq, "pv": pv, "kq0": kq0, "pv0": pv0}, pd.DataFrame(rows)
@@ -125,7 +137,7 @@ def main(cfg: DictConfig) -> None:
         out / "train.json",
         {"config_hash": config_hash(cfg), "wall_time_s": time.perf_counter() - t0},
     )
-    Checkpointer(out / "checkpoint.npz", 1).remove()
+    checkpoint(cfg, out).remove()
 
 
 if __name__ == "__main__":
