@@ -1,4 +1,5 @@
-"""Helpers to run the Snakemake DAG in a temporary copy of the repository."""
+"""Helpers to run the Snakemake DAG in a temporary copy of the repository and read what it
+wrote."""
 
 import re
 import shutil
@@ -40,3 +41,19 @@ def copy_repo(work: Path, names=COPY) -> Path:
         else:
             shutil.copy(src, work / name)
     return work
+
+
+def rendered_texts(root: Path, paper: str) -> list[str]:
+    """Every claim note and report.yaml summary/deviation of ``paper``, rendered strictly (a
+    typo in a metric or config name raises) against the smoke metrics the DAG in ``root`` wrote."""
+    from common.claims import load_claims
+    from common.config import compose_config
+    from common.io import read_metrics, read_yaml
+    from common.templating import render
+
+    metrics, _ = read_metrics(root / f"results/smoke/{paper}/metrics.json")
+    context = {"cfg": compose_config(paper, ["scale=smoke"])}
+    meta = read_yaml(root / f"papers/{paper}/report.yaml")
+    texts = [c["note"] for c in load_claims(root / f"papers/{paper}/claims.yaml")]
+    texts += [meta["summary"], *meta["deviations"]]
+    return [render(text, metrics, context, strict=True) for text in texts]

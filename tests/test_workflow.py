@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from common.config import compose_config
-from tests.dag import COPY, PAPERS, copy_repo, planned_jobs, snakemake
+from tests.dag import COPY, PAPERS, copy_repo, planned_jobs, rendered_texts, snakemake
 
 
 def test_reports_render_with_scorecard(smoke_dag):
@@ -114,16 +114,7 @@ def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
 @pytest.mark.parametrize("paper", PAPERS)
 def test_every_note_and_report_text_renders_from_smoke_metrics(smoke_dag, paper):
     """Strict rendering: a typo in a template's metric or config name fails here."""
-    from common.claims import load_claims
-    from common.io import read_metrics, read_yaml
-    from common.templating import render
-
-    metrics, _ = read_metrics(smoke_dag / f"results/smoke/{paper}/metrics.json")
-    context = {"cfg": compose_config(paper, ["scale=smoke"])}
-    meta = read_yaml(smoke_dag / f"papers/{paper}/report.yaml")
-    texts = [c["note"] for c in load_claims(smoke_dag / f"papers/{paper}/claims.yaml")]
-    texts += [meta["summary"], *meta["deviations"]]
-    rendered = [render(text, metrics, context, strict=True) for text in texts]
+    rendered = rendered_texts(smoke_dag, paper)
     assert not [r for r in rendered if "{{" in r or "{%" in r]
 
 

@@ -12,16 +12,13 @@ import torch
 from common.checkpoint import Checkpoint
 from common.io import load_npz, read_json
 from papers.argus3d import make_data, train_stage1, train_stage2
+from tests.resume import Killed, kill_after_first_save
 
 #: summary fields that are wall-clock times (everything else must match exactly)
 TIMES = ("seconds", "train_seconds")
 
 
-LOAD, MAYBE_SAVE = Checkpoint.load, Checkpoint.maybe_save
-
-
-class Killed(RuntimeError):
-    """Stands for SIGKILL right after a checkpoint was written."""
+LOAD = Checkpoint.load
 
 
 @pytest.fixture(scope="module")
@@ -31,25 +28,16 @@ def data_dir(tmp_path_factory) -> Path:
     return path
 
 
-def _watch(monkeypatch, kill: bool) -> list[int]:
-    """Record the step every Checkpoint.load resumes at (0: fresh); with ``kill``, raise after
-    the first checkpoint that is written."""
+def _watch(monkeypatch) -> list[int]:
+    """Record the step every Checkpoint.load resumes at (0: fresh)."""
     starts: list[int] = []
-    load, save = LOAD, MAYBE_SAVE  # the originals, not an earlier patch
 
     def watched_load(self):
-        resumed = load(self)
+        resumed = LOAD(self)  # the original, not an earlier patch
         starts.append(0 if resumed is None else resumed.step)
         return resumed
 
-    def killing_save(self, step, state, extra=None):
-        saved = save(self, step, state, extra)
-        if saved and kill:
-            raise Killed(f"killed after saving step {step}")
-        return saved
-
     monkeypatch.setattr(Checkpoint, "load", watched_load)
-    monkeypatch.setattr(Checkpoint, "maybe_save", killing_save)
     return starts
 
 
@@ -75,20 +63,22 @@ def _check_resume(monkeypatch, run, out: Path, outputs, changed: str) -> None:
     run(out / "clean", [])
     clean = outputs(out / "clean")
     # (a) killed after the first checkpoint, rerun unchanged: resumes and ends the same
-    starts = _watch(monkeypatch, kill=True)
-    with pytest.raises(Killed):
-        run(out / "killed", [])
+    with monkeypatch.context() as patch:
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
+            run(out / "killed", [])
     assert (out / "killed" / "checkpoint.pt").exists()
-    starts = _watch(monkeypatch, kill=False)
+    starts = _watch(monkeypatch)
     run(out / "killed", [])
     assert starts == [2]
     assert not (out / "killed" / "checkpoint.pt").exists()  # removed once the outputs exist
     _assert_same(outputs(out / "killed"), clean)
     # (b) killed again, a hashed value changed: the stale checkpoint is set aside, fresh start
-    _watch(monkeypatch, kill=True)
-    with pytest.raises(Killed):
-        run(out / "changed", [])
-    starts = _watch(monkeypatch, kill=False)
+    with monkeypatch.context() as patch:
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
+            run(out / "changed", [])
+    starts = _watch(monkeypatch)
     run(out / "changed", [changed])
     assert starts == [0]
     run(out / "changed_clean", [changed])

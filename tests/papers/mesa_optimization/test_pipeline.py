@@ -1,33 +1,17 @@
-"""The mesa-optimization package inside the shared smoke-scale DAG run (fixture in conftest):
-every template of claims.yaml and report.yaml renders strictly against its metrics."""
+"""The mesa-optimization package inside the shared smoke-scale DAG run (fixture in conftest).
+Strict rendering of every note is tests/test_workflow.py's; here: no note shows a missing value."""
 
 import pandas as pd
 
-from common.config import compose_config
-
-
-def render_all_templates(metrics: dict, scale: str = "smoke") -> list[str]:
-    """Every claim note and report deviation/summary, rendered strictly (a typo raises)."""
-    from common.claims import load_claims
-    from common.io import read_yaml
-    from common.templating import render
-
-    context = {"cfg": compose_config("mesa_optimization", [f"scale={scale}"])}
-    meta = read_yaml("papers/mesa_optimization/report.yaml")
-    texts = [c["note"] for c in load_claims("papers/mesa_optimization/claims.yaml")]
-    texts += [meta["summary"], *meta.get("deviations", [])]
-    return [render(t, metrics, context, strict=True) for t in texts]
+from tests.dag import rendered_texts
 
 
 def test_mesa_optimization_smoke_pipeline(smoke_dag):
     from pypdf import PdfReader
 
-    from common.io import read_metrics
-
     out = smoke_dag / "results/smoke/mesa_optimization"
-    metrics, _ = read_metrics(out / "metrics.json")
-    rendered = render_all_templates(metrics)
-    assert all("{{" not in text and "—" not in text for text in rendered)
+    rendered = rendered_texts(smoke_dag, "mesa_optimization")
+    assert all("—" not in text for text in rendered)  # "—": a missing or non-finite metric
     claims = pd.read_csv(out / "claims.csv")
     assert set(claims["status"]) == {"SMOKE"} and len(claims) == 14
     report = smoke_dag / "reports/smoke/mesa_optimization.pdf"

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.checkpoint import Checkpoint
 from common.config import compose_config
 from common.io import write_metrics
 from papers.mesa_optimization import theory
 from papers.mesa_optimization.aggregate import aggregate
 from papers.mesa_optimization.train import effective_schedule, train
+from tests.resume import Killed, kill_after_first_save
 
 
 def test_step_cap_keeps_flow_time_and_bounds_curvature():
@@ -31,22 +31,11 @@ def test_step_cap_keeps_flow_time_and_bounds_curvature():
     assert lr0 * lam > 2  # the authors' step is unstable at the start: why the cap exists
 
 
-class Killed(Exception):
-    """Stands for a job killed right after a checkpoint was written."""
-
-
 @contextlib.contextmanager
 def killed_after_first_save():
-    """Make ``Checkpoint.maybe_save`` raise right after its first successful save."""
-    original = Checkpoint.maybe_save
-
-    def save_then_die(self, step, state, extra=None):
-        if original(self, step, state, extra):
-            raise Killed(step)
-        return False
-
+    """Run the block under `kill_after_first_save`: it must end `Killed` after a save."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Checkpoint, "maybe_save", save_then_die)
+        kill_after_first_save(mp)
         with pytest.raises(Killed) as killed:
             yield
     assert killed.value.args[0] > 0

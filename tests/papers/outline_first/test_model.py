@@ -13,7 +13,6 @@ import optax
 import pandas as pd
 import pytest
 
-from common.checkpoint import Checkpoint
 from common.config import compose_config
 from papers.outline_first.model import (
     build_model,
@@ -27,6 +26,7 @@ from papers.outline_first.model import (
     save_params,
 )
 from papers.outline_first.train import chunk_ends, main, train
+from tests.resume import Killed, kill_after_first_save
 
 SMALL = SimpleNamespace(hidden=32, depth=2, sigma_data=0.5)
 
@@ -196,23 +196,6 @@ def test_entry_point_writes_outputs(tmp_path, data_module):
     assert np.all(np.isfinite(np.asarray(den(np.zeros((3, 64), np.float32), 1.0))))
 
 
-class _Killed(Exception):
-    """Stands for the job being killed right after a checkpoint was written."""
-
-
-def _kill_after_first_save(monkeypatch):
-    """Make Checkpoint.maybe_save raise right after its first actual save."""
-    original = Checkpoint.maybe_save
-
-    def maybe_save(self, step, state, extra=None):
-        saved = original(self, step, state, extra)
-        if saved:
-            raise _Killed(f"killed after saving step {step}")
-        return saved
-
-    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
-
-
 def _assert_same_run(a, b):
     (ema_a, log_a, _), (ema_b, log_b, _) = a, b
     leaves = zip(jax.tree_util.tree_leaves(ema_a), jax.tree_util.tree_leaves(ema_b), strict=True)
@@ -226,8 +209,8 @@ def test_killed_run_resumes_and_matches_uninterrupted_run(tmp_path, data_module,
     cfg = compose_config("outline_first", over)
     out = tmp_path / "run"
     with monkeypatch.context() as m:
-        _kill_after_first_save(m)
-        with pytest.raises(_Killed):
+        kill_after_first_save(m)
+        with pytest.raises(Killed):
             train(cfg, out)
     assert (out / "checkpoint.npz").exists()
     resumed = train(cfg, out)  # rerun unchanged: continues from the checkpoint
@@ -239,8 +222,8 @@ def test_killed_run_resumes_and_matches_uninterrupted_run(tmp_path, data_module,
     # killed again, then rerun under a changed hashed value: a fresh start, equal to a clean run
     (out / "checkpoint.npz").unlink()  # train() leaves its last checkpoint; main() removes it
     with monkeypatch.context() as m:
-        _kill_after_first_save(m)
-        with pytest.raises(_Killed):
+        kill_after_first_save(m)
+        with pytest.raises(Killed):
             train(cfg, out)
     assert (out / "checkpoint.npz").exists()
     other = compose_config("outline_first", [*over, "train.lr=5e-4"])

@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common.checkpoint import Checkpoint
 from common.config import compose_config
 from papers.reversal_curse.data import synthetic_sets, write_jsonl
 from papers.reversal_curse.train import train
-
-
-class Killed(RuntimeError):
-    pass
+from tests.resume import Killed, kill_after_first_save
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +28,6 @@ def _cfg(variant: str, *extra: str):
     )  # fmt: skip
 
 
-def _kill_after_first_save(monkeypatch):
-    original = Checkpoint.maybe_save
-
-    def maybe_save(self, step, state, extra=None):
-        if original(self, step, state, extra):
-            raise Killed(f"killed after saving step {step}")
-        return False
-
-    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
-
-
 def _same(a, b):
     model_a, _, log_a, _ = a
     model_b, _, log_b, _ = b
@@ -60,7 +45,7 @@ def test_killed_run_resumes_and_matches_uninterrupted(tmp_path, data_dir, monkey
     assert clean[3]["resumed_from"] == 0
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
+        kill_after_first_save(patch)
         with pytest.raises(Killed):
             train(_cfg(variant), data_dir, out)
     assert (out / "checkpoint.pt").exists()
@@ -72,7 +57,7 @@ def test_killed_run_resumes_and_matches_uninterrupted(tmp_path, data_dir, monkey
 def test_changed_config_starts_fresh(tmp_path, data_dir, monkeypatch):
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
+        kill_after_first_save(patch)
         with pytest.raises(Killed):
             train(_cfg("decoder"), data_dir, out)
     changed = train(_cfg("decoder", "train.lr=3e-3"), data_dir, out)
@@ -84,7 +69,7 @@ def test_checkpoint_interval_is_not_hashed(tmp_path, data_dir, monkeypatch):
     """Changing only how often to save keeps a checkpoint valid."""
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
+        kill_after_first_save(patch)
         with pytest.raises(Killed):
             train(_cfg("decoder"), data_dir, out)
     resumed = train(_cfg("decoder", "train.checkpoint_every=4"), data_dir, out)

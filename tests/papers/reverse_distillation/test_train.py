@@ -5,18 +5,14 @@ import pandas as pd
 import pytest
 import torch
 
-from common.checkpoint import Checkpoint
 from common.cli import UserError
 from common.config import compose_config
 from papers.reverse_distillation.data import potts_tables
 from papers.reverse_distillation.schema import STAGE_KEYS
 from papers.reverse_distillation.train import train
+from tests.resume import Killed, kill_after_first_save
 
 SIZE = "esm2_t1_d16"
-
-
-class Killed(Exception):
-    """Stands in for the job being killed right after a checkpoint was written."""
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +27,6 @@ def cfg_at(data_dir, out, *extra):
     over = ["scale=smoke", f"size={SIZE}", "train.steps=8", "train.checkpoint_every=3",
             f"run.data_dir={data_dir}", f"run.out_dir={out}", *extra]  # fmt: skip
     return compose_config("reverse_distillation", over)
-
-
-def kill_after_first_save(monkeypatch):
-    real = Checkpoint.maybe_save
-
-    def maybe_save(self, step, state, extra=None):
-        if real(self, step, state, extra):
-            raise Killed(f"killed after saving step {step}")
-        return False
-
-    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
 
 
 def outputs(out):

@@ -6,9 +6,9 @@ import logging
 import pytest
 import torch
 
-from common.checkpoint import Checkpoint
 from common.cli import UserError
 from common.config import compose_config
+from tests.resume import Killed, kill_after_first_save
 
 PAPER = "se3_registration"
 
@@ -34,17 +34,6 @@ def _train(data_dir, out, kind, *extra):
     return train(_cfg(data_dir, out, kind, *extra), kind, data_dir, out)
 
 
-def _kill_after_first_save(monkeypatch):
-    original = Checkpoint.maybe_save
-
-    def maybe_save(self, step, state, extra=None):
-        if original(self, step, state, extra):
-            raise KeyboardInterrupt(f"killed after the save at step {step}")
-        return False
-
-    monkeypatch.setattr(Checkpoint, "maybe_save", maybe_save)
-
-
 def _assert_same_net(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
@@ -61,8 +50,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(
 
     out = tmp_path / "killed"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
-        with pytest.raises(KeyboardInterrupt):
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
             _train(data_dir, out, kind)
     assert (out / "checkpoint.pt").exists()
 
@@ -80,8 +69,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(
 def test_checkpoint_of_another_config_starts_fresh(kind, data_dir, tmp_path, monkeypatch, caplog):
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
-        with pytest.raises(KeyboardInterrupt):
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
             _train(data_dir, out, kind)
     assert (out / "checkpoint.pt").exists()
 
@@ -98,8 +87,8 @@ def test_checkpoint_interval_is_not_hashed(data_dir, tmp_path, monkeypatch):
     """Changing only train.checkpoint_every keeps the checkpoint (it does not change results)."""
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        _kill_after_first_save(patch)
-        with pytest.raises(KeyboardInterrupt):
+        kill_after_first_save(patch)
+        with pytest.raises(Killed):
             _train(data_dir, out, "surrogate")
     _, _, summary = _train(data_dir, out, "surrogate", "train.checkpoint_every=3")
     assert summary["resumed_from"] == 5
