@@ -5,7 +5,11 @@ shared claims and report rules (Snakefile) turn metrics.json into the report."""
 import os
 
 from common.config import cached_config
-from papers.argus3d.runs import BASE_ORDER, Run, base_width, rule_hash, stage2_runs
+from papers.argus3d.runs import BASE_ORDER as A3_BASE_ORDER
+from papers.argus3d.runs import Run as A3Run
+from papers.argus3d.runs import base_width as a3_base_width
+from papers.argus3d.runs import rule_hash as a3_rule_hash
+from papers.argus3d.runs import stage2_runs as a3_stage2_runs
 
 A3 = "argus3d"
 A3_OUT = paper_out(A3)
@@ -15,12 +19,13 @@ A3_PROCEDURAL = A3_CFG.data.source == "procedural"
 # scale (the scale's config default, or snakemake --config 'data_dir={argus3d: /path}')
 A3_DATA = data_dir(A3, A3_CFG.run.data_dir or f"{A3_OUT}/data")
 A3_DATA_INPUT = {"data": A3_DATA} if A3_PROCEDURAL else {}
-A3_RUNS = {r.name: r for r in stage2_runs(A3_CFG)}
+A3_RUNS = {r.name: r for r in a3_stage2_runs(A3_CFG)}
 A3_REPS = list(A3_CFG.sweep.reps)
 A3_SEED0 = [
-    Run(rep, BASE_ORDER, base_width(A3_CFG), A3_CFG.sweep.seeds[0]) for rep in A3_REPS
+    A3Run(rep, A3_BASE_ORDER, a3_base_width(A3_CFG), A3_CFG.sweep.seeds[0])
+    for rep in A3_REPS
 ]
-A3_BASE = Run("latent", BASE_ORDER, base_width(A3_CFG), A3_CFG.sweep.seeds[0])
+A3_BASE = A3Run("latent", A3_BASE_ORDER, a3_base_width(A3_CFG), A3_CFG.sweep.seeds[0])
 #: per scale: (mem_mb, runtime in minutes) of the training / evaluation jobs; gpu at paper scale.
 A3_RES = {"smoke": (1000, 3), "cpu": (2000, 20), "paper": (64000, 2880)}[SCALE]
 A3_GPU = int(SCALE == "paper")
@@ -47,7 +52,7 @@ if A3_PROCEDURAL:
             mem_mb=1000,
             runtime=10,
         params:
-            cfg_hash=rule_hash(SCALE, rule="data"),
+            cfg_hash=a3_rule_hash(SCALE, rule="data"),
             scale=SCALE,
         shell:
             "python -m papers.argus3d.make_data scale={params.scale} run.data_dir={output}"
@@ -75,7 +80,9 @@ rule argus3d_stage1:
         runtime=A3_RES[1],
         gpu=A3_GPU,
     params:
-        cfg_hash=lambda w: rule_hash(SCALE, (f"stage1.rep={w.argus3d_rep}",), "stage1"),
+        cfg_hash=lambda w: a3_rule_hash(
+            SCALE, (f"stage1.rep={w.argus3d_rep}",), "stage1"
+        ),
         scale=SCALE,
         data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
         out_dir=lambda w, output: os.path.dirname(output.model),
@@ -106,7 +113,7 @@ rule argus3d_stage2:
         runtime=A3_RES[1],
         gpu=A3_GPU,
     params:
-        cfg_hash=lambda w: rule_hash(
+        cfg_hash=lambda w: a3_rule_hash(
             SCALE, A3_RUNS[w.argus3d_run].overrides(), "stage2"
         ),
         overrides=lambda w: " ".join(A3_RUNS[w.argus3d_run].overrides()),
@@ -138,7 +145,9 @@ rule argus3d_evaluate:
         runtime=A3_RES[1],
         gpu=0,
     params:
-        cfg_hash=lambda w: rule_hash(SCALE, A3_RUNS[w.argus3d_run].evaluate_overrides()),
+        cfg_hash=lambda w: a3_rule_hash(
+            SCALE, A3_RUNS[w.argus3d_run].evaluate_overrides()
+        ),
         overrides=lambda w: " ".join(A3_RUNS[w.argus3d_run].evaluate_overrides()),
         scale=SCALE,
         data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
@@ -165,7 +174,7 @@ rule argus3d_aggregate:
         mem_mb=500,
         runtime=2,
     params:
-        cfg_hash=rule_hash(SCALE),
+        cfg_hash=a3_rule_hash(SCALE),
         scale=SCALE,
         out_dir=lambda w, output: os.path.dirname(output[0]),
     shell:
@@ -194,7 +203,7 @@ rule argus3d_figures:
         mem_mb=1500,
         runtime=5,
     params:
-        cfg_hash=rule_hash(SCALE),
+        cfg_hash=a3_rule_hash(SCALE),
         scale=SCALE,
         data_dir=lambda w, input: input.data if A3_PROCEDURAL else A3_DATA,
         out_dir=lambda w, output: os.path.dirname(output[0]),

@@ -7,13 +7,15 @@ import os
 
 from common.config import cached_config, cached_hash
 from papers.mesa_optimization.dag import RUN_NAME as MESA_RUN_NAME
-from papers.mesa_optimization.dag import overrides, run_files, sweep_runs
+from papers.mesa_optimization.dag import overrides as mesa_overrides
+from papers.mesa_optimization.dag import run_files as mesa_run_files
+from papers.mesa_optimization.dag import sweep_runs as mesa_sweep_runs
 
 MESA = "mesa_optimization"
 MESA_OUT = paper_out(MESA)
 MESA_RUN = f"{MESA_OUT}/runs/{MESA_RUN_NAME}"
 MESA_SWEEP = cached_config(MESA, (f"scale={SCALE}",)).sweep
-MESA_RUNS = sweep_runs(MESA_SWEEP)
+MESA_RUNS = mesa_sweep_runs(MESA_SWEEP)
 #: figures.py reads every run of the first seed
 MESA_FIGURE_SEEDS = list(MESA_SWEEP.seeds[:1])
 #: per scale: (train mem_mb, train runtime in minutes); gpu only at paper scale.
@@ -43,8 +45,8 @@ rule mesa_optimization_train:
         runtime=MESA_RES[1],
         gpu=int(SCALE == "paper"),
     params:
-        cfg_hash=lambda w: cached_hash(MESA, overrides(SCALE, w)),
-        overrides=lambda w: " ".join(overrides(SCALE, w)),
+        cfg_hash=lambda w: cached_hash(MESA, mesa_overrides(SCALE, w)),
+        overrides=lambda w: " ".join(mesa_overrides(SCALE, w)),
         out_dir=lambda w, output: os.path.dirname(output.params),
     shell:
         "python -m papers.mesa_optimization.train {params.overrides}"
@@ -68,8 +70,8 @@ rule mesa_optimization_evaluate:
         mem_mb=MESA_RES[0],
         runtime=MESA_RES[1],
     params:
-        cfg_hash=lambda w: cached_hash(MESA, overrides(SCALE, w)),
-        overrides=lambda w: " ".join(overrides(SCALE, w)),
+        cfg_hash=lambda w: cached_hash(MESA, mesa_overrides(SCALE, w)),
+        overrides=lambda w: " ".join(mesa_overrides(SCALE, w)),
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "python -m papers.mesa_optimization.evaluate {params.overrides}"
@@ -78,7 +80,7 @@ rule mesa_optimization_evaluate:
 
 rule mesa_optimization_aggregate:
     input:
-        run_files(MESA_OUT, MESA_RUNS, "metrics.json"),
+        mesa_run_files(MESA_OUT, MESA_RUNS, "metrics.json"),
     output:
         f"{MESA_OUT}/metrics.json",
     log:
@@ -97,10 +99,10 @@ rule mesa_optimization_aggregate:
 
 rule mesa_optimization_figures:
     input:
-        metrics=run_files(MESA_OUT, MESA_RUNS, "metrics.json", MESA_FIGURE_SEEDS),
-        theory=run_files(MESA_OUT, MESA_RUNS, "theory.csv", MESA_FIGURE_SEEDS),
-        log=run_files(MESA_OUT, MESA_RUNS, "log.csv", MESA_FIGURE_SEEDS),
-        params=run_files(MESA_OUT, MESA_RUNS, "params.npz", MESA_FIGURE_SEEDS),
+        metrics=mesa_run_files(MESA_OUT, MESA_RUNS, "metrics.json", MESA_FIGURE_SEEDS),
+        theory=mesa_run_files(MESA_OUT, MESA_RUNS, "theory.csv", MESA_FIGURE_SEEDS),
+        log=mesa_run_files(MESA_OUT, MESA_RUNS, "log.csv", MESA_FIGURE_SEEDS),
+        params=mesa_run_files(MESA_OUT, MESA_RUNS, "params.npz", MESA_FIGURE_SEEDS),
     output:
         figures_output(MESA, "Mesa-optimization"),
     log:

@@ -104,3 +104,8 @@ def validate(cfg) -> None:
 
 
 ConfigStore.instance().store(name="reversal_curse_schema", node=Config)
+
+
+#: Config sections training reads (its checkpoint and the train rule hash only these).
+TRAIN_SECTIONS = ("seed", "variant", "data", "model", "train")
+TRAIN_EXCLUDE = ("train.checkpoint_every",)

@@ -35,12 +35,10 @@ from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
 from papers.reversal_curse.data import TRAIN_FILE, Example, load_sets
-from papers.reversal_curse.schema import validate
+from papers.reversal_curse.schema import TRAIN_EXCLUDE, TRAIN_SECTIONS, validate
 
 #: Config sections training reads (its checkpoint's and Snakemake's hash); the checkpoint
 #: interval does not change the result.
-TRAIN_SECTIONS = ("seed", "variant", "data", "model", "train")
-TRAIN_EXCLUDE = ("train.checkpoint_every",)
 
 LOG_EVERY = 50
 MASK_KEEP, MASK_RANDOM = 0.1, 0.1  # BERT's 80/10/10 rule for the positions picked for the loss

@@ -1,9 +1,12 @@
 """Reversal-curse rules: data once; train and evaluate per (variant, seed); then aggregate and
 figures (the claims and report rules are the Snakefile's generic ones)."""
 
-from common.config import cached_config, cached_hash, config_hash
-from papers.reversal_curse.dag import overrides as rc_overrides, parent, runs
-from papers.reversal_curse.train import train_hash
+from common.config import cached_config, cached_hash
+from papers.reversal_curse.dag import overrides as rc_overrides
+from papers.reversal_curse.dag import parent as rc_parent
+from papers.reversal_curse.dag import runs as rc_runs
+from papers.reversal_curse.schema import TRAIN_EXCLUDE as RC_TRAIN_EXCLUDE
+from papers.reversal_curse.schema import TRAIN_SECTIONS as RC_TRAIN_SECTIONS
 
 RC = "reversal_curse"
 RC_OUT = paper_out(RC)
@@ -66,9 +69,11 @@ rule reversal_curse_train:
         runtime=RC_RES[1],
         gpu=int(SCALE == "paper"),
     params:
-        cfg_hash=lambda w: train_hash(cached_config(RC, rc_overrides(SCALE, w))),
+        cfg_hash=lambda w: cached_hash(
+            RC, tuple(rc_overrides(SCALE, w)), RC_TRAIN_SECTIONS, RC_TRAIN_EXCLUDE
+        ),
         overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
-        out_dir=lambda w, output: parent(output.meta),
+        out_dir=lambda w, output: rc_parent(output.meta),
     shell:
         "python -m papers.reversal_curse.train {params.overrides} run.data_dir={input}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
@@ -93,13 +98,14 @@ rule reversal_curse_evaluate:
         runtime=RC_RES[1],
         gpu=int(SCALE == "paper"),
     params:
-        cfg_hash=lambda w: config_hash(
-            cached_config(RC, rc_overrides(SCALE, w)),
+        cfg_hash=lambda w: cached_hash(
+            RC,
+            tuple(rc_overrides(SCALE, w)),
             RC_EVAL_SECTIONS,
             ("train.checkpoint_every",),
         ),
         overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
-        out_dir=lambda w, output: parent(output.metrics),
+        out_dir=lambda w, output: rc_parent(output.metrics),
     shell:
         "python -m papers.reversal_curse.evaluate {params.overrides} run.data_dir={input.data}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
@@ -107,7 +113,7 @@ rule reversal_curse_evaluate:
 
 rule reversal_curse_aggregate:
     input:
-        runs(RC_RUN, "metrics.json", RC_VARIANTS, RC_SEEDS),
+        rc_runs(RC_RUN, "metrics.json", RC_VARIANTS, RC_SEEDS),
     output:
         f"{RC_OUT}/metrics.json",
     log:
@@ -127,8 +133,8 @@ rule reversal_curse_aggregate:
 rule reversal_curse_figures:
     input:
         metrics=f"{RC_OUT}/metrics.json",
-        scores=runs(RC_RUN, "scores.npz", RC_VARIANTS, RC_SEEDS),
-        train_logs=runs(RC_RUN, "train_log.csv", RC_VARIANTS, RC_SEEDS),
+        scores=rc_runs(RC_RUN, "scores.npz", RC_VARIANTS, RC_SEEDS),
+        train_logs=rc_runs(RC_RUN, "train_log.csv", RC_VARIANTS, RC_SEEDS),
     output:
         figures_output(RC, "Reversal curse"),
     log:
@@ -144,7 +150,7 @@ rule reversal_curse_figures:
     params:
         cfg_hash=cached_hash(RC, (f"scale={SCALE}",)),
         scale=f"scale={SCALE}",
-        out_dir=lambda w, output: parent(output[0]),
+        out_dir=lambda w, output: rc_parent(output[0]),
     shell:
         "python -m papers.reversal_curse.figures {params.scale} run.out_dir={params.out_dir}"
         " > {log} 2>&1"

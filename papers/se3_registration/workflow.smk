@@ -3,13 +3,11 @@ then aggregate and figures (claims and report are the Snakefile's generic rules)
 
 import os
 
-from common.config import cached_config, cached_hash, config_hash
-from papers.se3_registration.schema import (
-    DATA_SECTIONS,
-    TRAIN_EXCLUDE,
-    TRAIN_SECTIONS,
-    overrides as s3_overrides,
-)
+from common.config import cached_config, cached_hash
+from papers.se3_registration.schema import DATA_SECTIONS as S3_DATA_SECTIONS
+from papers.se3_registration.schema import TRAIN_EXCLUDE as S3_TRAIN_EXCLUDE
+from papers.se3_registration.schema import TRAIN_SECTIONS as S3_TRAIN_SECTIONS
+from papers.se3_registration.schema import overrides as s3_overrides
 
 S3 = "se3_registration"
 S3_OUT = paper_out(S3)
@@ -48,7 +46,7 @@ rule se3_registration_data:
         mem_mb=S3_RES[0][0],
         runtime=S3_RES[0][1],
     params:
-        cfg_hash=lambda w: cached_hash(S3, s3_overrides(SCALE), DATA_SECTIONS),
+        cfg_hash=lambda w: cached_hash(S3, s3_overrides(SCALE), S3_DATA_SECTIONS),
         overrides=" ".join(s3_overrides(SCALE)),
         out_dir=lambda w, output: os.path.dirname(output.train),
         data_dir=lambda w: S3_BOP,
@@ -82,10 +80,11 @@ rule se3_registration_train:
         runtime=S3_RES[1][1],
         gpu=int(SCALE == "paper"),
     params:
-        cfg_hash=lambda w: config_hash(
-            cached_config(S3, s3_overrides(SCALE, w.se3_seed, w.se3_kind)),
-            TRAIN_SECTIONS,
-            TRAIN_EXCLUDE,
+        cfg_hash=lambda w: cached_hash(
+            S3,
+            tuple(s3_overrides(SCALE, w.se3_seed, w.se3_kind)),
+            S3_TRAIN_SECTIONS,
+            S3_TRAIN_EXCLUDE,
         ),
         overrides=lambda w: " ".join(s3_overrides(SCALE, w.se3_seed, w.se3_kind)),
         out_dir=lambda w, output: os.path.dirname(output.weights),
