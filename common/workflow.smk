@@ -23,6 +23,8 @@ def figures_output(paper, category):
     def labels(wildcards):
         sidecar = Path(folder, f"{wildcards.name}.json")
         caption = json.loads(sidecar.read_text())["caption"] if sidecar.exists() else ""
+        # Snakemake fills {wildcards} into label values (no escape): a caption's braces become ()
+        caption = caption.replace("{", "(").replace("}", ")")
         return {"figure": wildcards.name, "caption": caption}
 
     return report(
