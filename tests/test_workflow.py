@@ -118,7 +118,9 @@ def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
     html = out.read_text()
     assert html.count("claims.csv") >= len(PAPERS)
     for paper in PAPERS:  # each figure's own caption (from its sidecar) is in the report
-        sidecar = next((smoke_dag / f"results/smoke/{paper}/figures").glob("*.json"))
+        sidecar = next((smoke_dag / f"results/smoke/{paper}/figures").glob("*.png")).with_suffix(
+            ".json"
+        )
         caption = json.loads(sidecar.read_text())["caption"].replace("{", "(").replace("}", ")")
         assert caption[:40] in html, (paper, sidecar.name)
 
