@@ -16,22 +16,23 @@ import jinja2
 import numpy as np
 
 
-def sig(x: Any, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits; "—" when missing or not finite."""
+def _finite(x: Any) -> float | None:
+    """``x`` as a finite float, or None when it is missing, not a number or not finite."""
     try:
         x = float(x)
     except (TypeError, ValueError):
-        return "—"
-    return f"{x:.{digits}g}" if math.isfinite(x) else "—"
+        return None
+    return x if math.isfinite(x) else None
+
+
+def sig(x: Any, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits; "—" when missing or not finite."""
+    return "—" if (x := _finite(x)) is None else f"{x:.{digits}g}"
 
 
 def pct(x: Any, digits: int = 1) -> str:
-    """A fraction as a percentage: 0.123 -> "12.3%"."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{100 * x:.{digits}f}%" if math.isfinite(x) else "—"
+    """A fraction as a percentage: 0.123 -> "12.3%"; "—" when missing or not finite."""
+    return "—" if (x := _finite(x)) is None else f"{100 * x:.{digits}f}%"
 
 
 def _mean(value: Any) -> Any:
