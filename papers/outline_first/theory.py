@@ -56,6 +56,20 @@ def fit_gaussian(x: ArrayLike, rank: int | None = None) -> GaussianModel:
     return GaussianModel(mean, lam, np.ascontiguousarray(vecs))
 
 
+def isotropic(model: GaussianModel) -> GaussianModel:
+    """The same mean and eigenvectors with every eigenvalue replaced by their mean (a null model
+    with the right mean and total variance but no covariance structure)."""
+    lam = np.asarray(model.eigvals, dtype=np.float64)
+    return GaussianModel(model.mean, np.full_like(lam, lam.mean()), model.eigvecs)
+
+
+def shuffled(model: GaussianModel, seed: int) -> GaussianModel:
+    """The same mean, eigenvectors and spectrum, the eigenvalues randomly reassigned among the
+    eigenvectors (a null model whose variance order is unrelated to the data's)."""
+    lam = np.asarray(model.eigvals, dtype=np.float64)
+    return GaussianModel(model.mean, np.random.default_rng(seed).permutation(lam), model.eigvecs)
+
+
 def covariance(model: GaussianModel) -> np.ndarray:
     """Sigma = U diag(lambda) U^T, (D, D)."""
     u = np.asarray(model.eigvecs)
@@ -283,6 +297,20 @@ def span_projection_error(traj: ArrayLike) -> np.ndarray:
     coef = np.linalg.pinv(basis) @ np.swapaxes(traj, -1, -2)  # (..., 2, S)
     resid = traj - np.swapaxes(basis @ coef, -1, -2)
     return _safe_ratio(np.linalg.norm(resid, axis=-1), np.linalg.norm(traj, axis=-1))
+
+
+def x0_plane_residual(traj: ArrayLike) -> np.ndarray:
+    """Squared residual of x_0 outside span{x_T, x_t} over ||x_0||^2, per step t: (..., S).
+
+    The authors' rotation-subspace residual: x_T = traj[..., 0, :], x_0 = traj[..., -1, :]; at
+    t = 0 the span is the line of x_T, at the last step the residual is 0.
+    """
+    traj = np.asarray(traj, dtype=np.float64)
+    x_T, x0 = traj[..., :1, :], traj[..., -1:, :]
+    basis = np.stack([np.broadcast_to(x_T, traj.shape), traj], axis=-1)  # (..., S, D, 2)
+    coef = np.linalg.pinv(basis) @ x0[..., None]  # (..., S, 2, 1)
+    resid = x0 - (basis @ coef)[..., 0]
+    return _safe_ratio(np.sum(resid**2, -1), np.sum(x0**2, -1))
 
 
 def top2_variance_share(traj: ArrayLike, k: int = 2) -> np.ndarray:

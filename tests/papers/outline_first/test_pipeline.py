@@ -15,5 +15,5 @@ def test_outline_first_smoke_pipeline(smoke_dag):
         assert (figures / f"{stem}.png").exists() and (figures / f"{stem}.json").exists()
 
 
-def test_outline_first_texts_are_8_notes_a_summary_and_4_deviations(smoke_dag):
-    assert len(rendered_texts(smoke_dag, "outline_first")) == 8 + 1 + 4
+def test_outline_first_texts_are_8_notes_a_summary_and_5_deviations(smoke_dag):
+    assert len(rendered_texts(smoke_dag, "outline_first")) == 8 + 1 + 5

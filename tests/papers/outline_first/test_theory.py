@@ -293,3 +293,36 @@ def test_geometry_of_gaussian_trajectories():
         errs[spread] = th.span_projection_error(traj).max()
     assert errs[0.1] < 0.02
     assert errs[1.0] > 2 * errs[0.1]  # less concentrated data bend out of the plane more
+
+
+# ---------------------------------------------------------------- null models and x_0 residual
+
+
+def test_isotropic_and_shuffled_nulls_keep_mean_and_total_variance():
+    model = random_model(4, [5.0, 2.0, 1.0, 0.5, 0.1])
+    iso, shuf = th.isotropic(model), th.shuffled(model, seed=1)
+    for null in (iso, shuf):
+        np.testing.assert_array_equal(null.mean, model.mean)
+        np.testing.assert_array_equal(null.eigvecs, model.eigvecs)
+        assert np.trace(th.covariance(null)) == pytest.approx(np.trace(th.covariance(model)))
+    np.testing.assert_allclose(iso.eigvals, np.full(5, 1.72))
+    np.testing.assert_array_equal(np.sort(shuf.eigvals), np.sort(model.eigvals))
+    assert not np.array_equal(shuf.eigvals, model.eigvals)
+    np.testing.assert_array_equal(shuf.eigvals, th.shuffled(model, seed=1).eigvals)
+
+
+def test_x0_plane_residual_is_zero_for_a_planar_rotation_and_not_for_a_gaussian():
+    rng = np.random.default_rng(5)
+    x_T, x_0 = 80.0 * rng.standard_normal((6, 16)), rng.standard_normal((6, 16))
+    t = np.linspace(0.0, np.pi / 2, 11)[None, :, None]
+    planar = np.cos(t) * x_T[:, None] + np.sin(t) * x_0[:, None]
+    res = th.x0_plane_residual(planar)
+    assert res.shape == (6, 11)
+    cos2 = np.sum(x_T * x_0, -1) ** 2 / (np.sum(x_T**2, -1) * np.sum(x_0**2, -1))
+    np.testing.assert_allclose(res[:, 0], 1 - cos2, rtol=1e-9)  # x_T alone spans a line
+    assert res[:, 1:].max() < 1e-12
+    model = random_model(2, np.geomspace(4.0, 0.01, 16))
+    sig = karras_sigmas(21)
+    gauss = np.swapaxes(np.asarray(th.closed_form(model, x_T, sig[0], sig)), 0, 1)
+    assert th.x0_plane_residual(gauss)[:, 1:-1].mean() > 1e-3  # the target is set gradually
+    assert th.x0_plane_residual(gauss)[:, -1].max() < 1e-12
