@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # import `common` and `papers` without installing
 
 from common.config import cached_hash
+from common.locks import clear_stale_lock
 
 SCALES = ("smoke", "cpu", "paper")
 PAPERS = sorted(
@@ -23,29 +24,37 @@ PAPERS = sorted(
 )
 CONFIG_KEYS = ("scale", "papers", "data_dir")
 
+
+def refuse(msg):
+    """Bad --config: one line on stderr, exit 1, nothing planned."""
+    raise SystemExit(f"error: {msg}")
+
+
 unknown_keys = sorted(set(config) - set(CONFIG_KEYS))
 if unknown_keys:
-    raise ValueError(
-        f"unknown --config key {unknown_keys[0]!r}; allowed: {CONFIG_KEYS}"
+    refuse(
+        f"unknown --config key {unknown_keys[0]!r}; allowed: {', '.join(CONFIG_KEYS)}"
     )
 config.setdefault("scale", "cpu")
 config.setdefault("papers", PAPERS)
 config.setdefault("data_dir", {})
-SCALE = str(config["scale"])
-SELECTED = (
-    [config["papers"]]
-    if isinstance(config["papers"], str)
-    else list(config["papers"] or [])
-)
+SCALE = config["scale"]
+SELECTED = [config["papers"]] if isinstance(config["papers"], str) else config["papers"]
 if SCALE not in SCALES:
-    raise ValueError(f"config scale must be one of {SCALES}, got {SCALE!r}")
-if not SELECTED or sorted(set(SELECTED) - set(PAPERS)):
-    raise ValueError(f"config papers must name some of {PAPERS}, got {SELECTED!r}")
+    refuse(f"config scale must be one of {', '.join(SCALES)}; got {SCALE!r}")
+if (
+    not isinstance(SELECTED, list)
+    or not SELECTED
+    or sorted(set(map(str, SELECTED)) - set(PAPERS))
+):
+    refuse(f"config papers must name some of {', '.join(PAPERS)}; got {SELECTED!r}")
 if not isinstance(config["data_dir"], dict) or set(config["data_dir"]) - set(PAPERS):
-    raise ValueError(
+    refuse(
         f"config data_dir must map paper names to folders, e.g. "
         f"'data_dir={{{PAPERS[0]}: /data/x}}'; got {config['data_dir']!r}"
     )
+
+clear_stale_lock()  # a killed run left its lock: the same command recovers
 
 
 include: "common/workflow.smk"

@@ -15,7 +15,6 @@ Two formats, chosen by the file suffix, both without pickle:
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from common.io import atomic_path, load_npz, save_npz
+from common.io import load_npz, load_torch, save_npz, save_torch
 
 log = logging.getLogger(__name__)
 _META = "__checkpoint__"
@@ -101,12 +100,7 @@ class Checkpoint:
         if self.path.suffix == ".npz":
             save_npz(self.path, **_flatten(state), **{_META: np.array(json.dumps(meta))})
             return
-        import torch
-
-        buffer = io.BytesIO()  # not the temp file: torch would store its random name inside
-        torch.save({_META: json.dumps(meta), "state": state}, buffer)
-        with atomic_path(self.path) as tmp:
-            tmp.write_bytes(buffer.getvalue())
+        save_torch(self.path, {_META: json.dumps(meta), "state": state})
 
     def maybe_save(self, step: int, state: Any, extra: Any = None) -> bool:
         """Save if ``step`` is a multiple of the interval; return whether it saved.
@@ -127,9 +121,7 @@ class Checkpoint:
             flat = load_npz(self.path)
             meta = json.loads(str(flat.pop(_META)))
             return meta, _unflatten(flat)
-        import torch
-
-        data = torch.load(self.path, weights_only=True, map_location="cpu")
+        data = load_torch(self.path)
         return json.loads(data[_META]), data["state"]
 
     def _discard(self, reason: str) -> None:  # always None: the caller starts fresh

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from common.cli import one_line_errors
-from common.io import read_metrics, read_yaml, write_csv
+from common.io import read_csv, read_metrics, read_yaml, write_csv
 from common.templating import render
 
 SCALES = ("smoke", "cpu", "paper")
@@ -330,18 +330,13 @@ def write_claims_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
 
 def read_claims_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a ``claims.csv``: text columns as strings ("" when empty), numbers as floats."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"missing file: {path}")
-    df = pd.read_csv(
+    df = read_csv(
         path,
+        COLUMNS,
         dtype={c: str for c in _TEXT_COLUMNS},
         keep_default_na=False,
         na_values={c: [""] for c in _NUMBER_COLUMNS},
     )
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: not a claims table, missing column '{missing[0]}'")
     return df[list(COLUMNS)]
 
 

@@ -70,13 +70,30 @@ def compose_config(paper: str, overrides: list[str] | tuple[str, ...] = ()) -> D
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name=paper):
             cfg = compose("config", overrides=list(overrides))
+        OmegaConf.resolve(cfg)
     except Exception as err:  # Hydra/OmegaConf raise many types; all are bad input here
         raise UserError(f"bad config for {paper}: {_one_line(err)}") from None
     finally:
         GlobalHydra.instance().clear()
-    OmegaConf.resolve(cfg)
+    _check_seeds(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+
+#: What NumPy, PyTorch and JAX all accept as a seed.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def _check_seeds(node, prefix: str = "") -> None:
+    """Every ``seed`` / ``*_seed`` value (any paper, any depth) is an int in `SEED_RANGE`."""
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if OmegaConf.is_dict(value):
+            _check_seeds(value, f"{name}.")
+        elif str(key) == "seed" or str(key).endswith("_seed"):
+            low, high = SEED_RANGE
+            if not isinstance(value, int) or not low <= value <= high:
+                raise UserError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
 
 
 def _select(data: dict, key: str):
@@ -205,8 +222,27 @@ def _help(paper: str, script: str, doc: str) -> str:
     )
 
 
-def _check_overrides(args: list[str]) -> None:
-    """Refuse what the entry points do not do: sweeps, Hydra's own settings, new keys."""
+def _quote_plain_value(arg: str, parser) -> str:
+    """``key=value`` as given, or with the value single-quoted if only that makes it parse.
+
+    Hydra's lexer refuses unquoted non-ASCII characters (``run.out_dir=/data/Müller``); a plain
+    value (no quotes, backslashes or brackets) is a string the user meant literally.
+    """
+    key, sep, value = arg.partition("=")
+    if not sep or any(c in value for c in "'\"[]{}(),"):
+        return arg
+    try:
+        parser.parse_overrides([arg])
+    except Exception:
+        return f"{key}='{value}'"
+    return arg
+
+
+def _check_overrides(args: list[str]) -> list[str]:
+    """Refuse what the entry points do not do: sweeps, Hydra's own settings, new keys.
+
+    Returns the overrides to compose (plain values Hydra cannot lex are quoted).
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     if any(a in ("-m", "--multirun") for a in args):
@@ -214,8 +250,10 @@ def _check_overrides(args: list[str]) -> None:
     flags = [a for a in args if a.startswith("-")]
     if flags:
         raise UserError(f"unknown option {flags[0]!r} (options: --help, --cfg job)")
+    parser = OverridesParser.create()
+    args = [_quote_plain_value(a, parser) for a in args]
     try:
-        parsed = OverridesParser.create().parse_overrides(args)
+        parsed = parser.parse_overrides(args)
     except Exception as err:
         raise UserError(f"bad override: {_one_line(err)}") from None
     for override in parsed:
@@ -229,6 +267,7 @@ def _check_overrides(args: list[str]) -> None:
             )
         if override.is_add() or override.is_force_add():
             raise UserError(f"{override.input_line!r} adds a key: only schema keys can be set")
+    return args
 
 
 def entry_point(paper: str) -> Callable[[Callable[[DictConfig], None]], Callable[[], None]]:
@@ -257,7 +296,7 @@ def entry_point(paper: str) -> Callable[[Callable[[DictConfig], None]], Callable
                 if what != "job":
                     raise UserError(f"--cfg {what}: only `--cfg job` is supported")
                 del args[at : at + 1 + (args[at + 1 : at + 2] == [what])]
-            _check_overrides(args)
+            args = _check_overrides(args)
             cfg = compose_config(paper, args)
             if show:
                 print(OmegaConf.to_yaml(cfg), end="")

@@ -69,7 +69,8 @@ def savefig(
     stem = Path(stem)
     for where in overlapping_ticklabels(fig):
         log.warning("%s: overlapping tick labels in %s", stem.name, where)
-    for ext, kwargs in ((".pdf", {}), (".png", {"dpi": 150})):
+    # no creation date in the PDF: identical runs give byte-identical figures
+    for ext, kwargs in ((".pdf", {"metadata": {"CreationDate": None}}), (".png", {"dpi": 150})):
         with atomic_path(stem.with_suffix(ext)) as tmp:
             fig.savefig(tmp, format=ext[1:], **kwargs)
     plt.close(fig)

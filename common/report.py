@@ -26,7 +26,7 @@ from markupsafe import Markup
 from common.claims import SCALES, STATUSES, read_claims_csv
 from common.cli import one_line_errors
 from common.config import compose_config
-from common.io import atomic_path, read_json, read_metrics, read_yaml
+from common.io import atomic_path, read_csv, read_json, read_metrics, read_yaml
 from common.templating import render
 
 with warnings.catch_warnings():  # "HarfBuzz-Subset will be required" is not actionable here
@@ -156,7 +156,7 @@ def load_figures(figures_dir: str | os.PathLike) -> tuple[list[dict], list[dict]
         if path.suffix == ".png":
             figures.append({**_sidecar(sidecar), "src": path.resolve().as_uri()})
         elif path.suffix == ".csv":
-            html = pd.read_csv(path).to_html(
+            html = read_csv(path).to_html(
                 index=False, border=0, float_format=_fmt, na_rep="—", classes="data"
             )
             tables.append({**_sidecar(sidecar), "html": Markup(html)})
@@ -173,7 +173,7 @@ def load_benchmarks(benchmarks_dir: str | os.PathLike) -> list[dict[str, Any]]:
     files = sorted(benchmarks_dir.rglob("*.tsv")) if benchmarks_dir.is_dir() else []
     jobs = []
     for path in files:
-        df = pd.read_csv(path, sep="\t")
+        df = read_csv(path, sep="\t")
         if not {"s", "max_rss"} <= set(df.columns):
             raise ValueError(f"{path}: not a Snakemake benchmark file (needs columns s, max_rss)")
         jobs.append({

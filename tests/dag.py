@@ -12,17 +12,26 @@ COPY = ("Snakefile", "common", "papers", "profiles", "envs")
 PAPERS = sorted(p.parent.name for p in ROOT.glob("papers/*/workflow.smk"))
 
 
-def snakemake(
-    workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
-) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir``; ``key=value`` items of ``args`` join ``--config``."""
+def snakemake_command(workdir: Path, *args: str, scale: str = "smoke") -> dict:
+    """``subprocess`` arguments (args, cwd, env) of a snakemake run in ``workdir``; ``key=value``
+    items of ``args`` join ``--config``."""
     env_bin = str(Path(sys.executable).parent)
     config = [a for a in args if "=" in a and not a.startswith("-")]
     flags = [a for a in args if a not in config]
+    return {
+        "args": [f"{env_bin}/snakemake", *flags, "--config", f"scale={scale}", *config],
+        "cwd": workdir,
+        "env": {"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
+    }
+
+
+def snakemake(
+    workdir: Path, *args: str, scale: str = "smoke", timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` (see `snakemake_command`) and wait for it."""
     return subprocess.run(
-        [f"{env_bin}/snakemake", *flags, "--config", f"scale={scale}", *config],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout,
-        env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": str(workdir)},
+        **snakemake_command(workdir, *args, scale=scale),
+        capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
 

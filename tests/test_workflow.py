@@ -87,21 +87,6 @@ def test_dag_plans_at_every_scale(tmp_path, scale):
     assert jobs["report"] == len(PAPERS) and jobs["claims"] == len(PAPERS)
 
 
-@pytest.mark.parametrize(
-    ("config", "needle"),
-    [
-        (["scal=smoke"], "unknown --config key 'scal'"),
-        (["papers=[]"], "config papers must name some of"),
-        (["papers=[nope]"], "config papers must name some of"),
-        (["data_dir=/x"], "config data_dir must map paper names to folders"),
-    ],
-)
-def test_bad_snakemake_config_is_refused(tmp_path, config, needle):
-    work = copy_repo(tmp_path)
-    proc = snakemake(work, "-n", *config, scale="smoke")
-    assert proc.returncode != 0 and needle in proc.stdout + proc.stderr
-
-
 def test_up_to_date_dry_run_is_quick(smoke_dag):
     snakemake(smoke_dag, "-n")  # warm the config cache and the file system
     start = time.perf_counter()

@@ -14,35 +14,31 @@ uniform and near-surface queries (training); ``points_iou.npz`` holds uniform on
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from common.cli import UserError
-from common.io import atomic_path
+from common.io import atomic_path, save_npz
 from papers.argus3d.shapes import CATEGORIES, make_shape, occupancy, sample_surface
 
 SPLITS = ("train", "val", "test")
 
 
-def _save(path: Path, **arrays) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
 def write_model(path: Path, prims: np.ndarray, dc, rng: np.random.Generator) -> None:
     """Write one procedural shape's three files under ``path``."""
     pts, nrm = sample_surface(prims, dc.n_surface, rng)
-    _save(path / "pointcloud.npz", points=pts, normals=nrm)
+    save_npz(path / "pointcloud.npz", points=pts, normals=nrm)
     n_near = int(dc.n_query * dc.near_fraction)
     near = pts[rng.integers(0, len(pts), n_near)] + rng.normal(0, dc.near_sigma, (n_near, 3))
     uni = rng.uniform(-0.5, 0.5, (dc.n_query - n_near, 3))
     query = np.clip(np.concatenate([uni, near]), -0.5, 0.5).astype(np.float32)
-    _save(path / "points.npz", points=query, occupancies=np.packbits(occupancy(prims, query)))
+    save_npz(path / "points.npz", points=query, occupancies=np.packbits(occupancy(prims, query)))
     iou = rng.uniform(-0.5, 0.5, (dc.n_query, 3)).astype(np.float32)
-    _save(path / "points_iou.npz", points=iou, occupancies=np.packbits(occupancy(prims, iou)))
-    _save(path / "primitives.npz", primitives=prims)
+    save_npz(path / "points_iou.npz", points=iou, occupancies=np.packbits(occupancy(prims, iou)))
+    save_npz(path / "primitives.npz", primitives=prims)
 
 
 def write_procedural(root: str | os.PathLike, dc, seed: int) -> None:
@@ -80,7 +76,7 @@ def _npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             if missing:
                 raise UserError(f"dataset: {path} lacks key {missing[0]!r} (needs {keys})")
             return {k: data[k] for k in keys}
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise UserError(f"dataset: cannot read {path}: {err}") from None
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from common.config import config_hash, entry_point
-from common.io import load_npz, read_json, read_metrics
+from common.io import load_npz, read_csv, read_json, read_metrics
 from common.plotting import plt, save_table, savefig, set_theme
 from papers.argus3d.runs import BASE_ORDER, Run, base_width
 from papers.argus3d.runtime import load_data
@@ -145,10 +145,10 @@ def fig_scaling(m: dict, cfg: DictConfig) -> plt.Figure:
 def fig_training(out: Path, cfg: DictConfig) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for rep in cfg.sweep.reps:
-        log = pd.read_csv(out / "stage1" / rep / "train_log.csv")
+        log = read_csv(out / "stage1" / rep / "train_log.csv")
         axes[0].plot(log["step"], log["bce"], label=rep)
         run = Run(rep, BASE_ORDER, base_width(cfg), cfg.sweep.seeds[0])
-        log2 = pd.read_csv(out / "gen" / run.name / "train_log.csv")
+        log2 = read_csv(out / "gen" / run.name / "train_log.csv")
         axes[1].plot(log2["step"], log2["val_nll"], label=rep)
     axes[0].set(xlabel="stage-1 step", ylabel="occupancy BCE", yscale="log")
     axes[1].set(xlabel="stage-2 step", ylabel="validation NLL (nats/token)")

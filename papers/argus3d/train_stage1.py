@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 
 from common.checkpoint import Checkpoint
 from common.config import config_hash, entry_point, require
-from common.io import save_npz, write_csv, write_json
+from common.io import save_npz, save_torch, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
@@ -31,7 +31,7 @@ from papers.argus3d.data import ShapeSet
 from papers.argus3d.extract import decode_codes
 from papers.argus3d.model import REPRESENTATIONS, ShapeAutoencoder
 from papers.argus3d.runs import SECTIONS
-from papers.argus3d.runtime import load_data, save_torch
+from papers.argus3d.runtime import load_data
 
 LOG_EVERY = 50
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ def validate(cfg: DictConfig) -> None:
         "stage1.token_dim": (sc.token_dim >= 1, "must be >= 1"),
         "stage1.codebook_size": (sc.codebook_size >= 2, "must be >= 2"),
         "stage1.codebook_dim": (sc.codebook_dim >= 1, "must be >= 1"),
+        "stage1.commitment": (sc.commitment >= 0, "must be >= 0"),
+        "stage1.vq_decay": (0 < sc.vq_decay < 1, "must be in (0, 1)"),
+        "stage1.dead_code_threshold": (sc.dead_code_threshold >= 0, "must be >= 0 (0: off)"),
         "stage1.plane_res": (
             sc.plane_res >= 1 and sc.plane_res % 2**sc.n_down == 0,
             "must be a positive multiple of 2**n_down",

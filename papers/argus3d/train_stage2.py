@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 
 from common.checkpoint import Checkpoint
 from common.config import config_hash, entry_point, require
-from common.io import load_npz, save_npz, write_csv, write_json
+from common.io import load_npz, load_torch, save_npz, save_torch, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
@@ -31,7 +31,6 @@ from papers.argus3d.extract import decode_codes
 from papers.argus3d.gpt import ORDERS, build_gpt, nll, reorder, restore, sample, sequences
 from papers.argus3d.model import REPRESENTATIONS, ShapeAutoencoder
 from papers.argus3d.runs import SECTIONS, stage1_dir
-from papers.argus3d.runtime import load_torch, save_torch
 
 LOG_EVERY = 50
 log = logging.getLogger(__name__)

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from common.io import atomic_path, load_npz, read_metrics, save_npz, write_json, write_metrics
+from common.io import (
+    atomic_path,
+    load_npz,
+    load_torch,
+    read_metrics,
+    save_npz,
+    save_torch,
+    write_json,
+    write_metrics,
+)
 
 
 def test_interrupted_write_leaves_no_output(tmp_path):
@@ -45,3 +54,13 @@ def test_npz_round_trip_without_pickle(tmp_path):
     assert data["z"][0] == 1 + 2j and data["r"].tolist() == [0, 1, 2]
     with pytest.raises(FileNotFoundError, match="missing file"):
         load_npz(tmp_path / "nope.npz")
+
+
+def test_torch_files_are_byte_identical_for_identical_data(tmp_path):
+    import torch
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "step": 3}
+    save_torch(tmp_path / "a.pt", state)
+    save_torch(tmp_path / "b" / "model.pt", state)  # another name, another temp file
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()
+    assert torch.equal(load_torch(tmp_path / "a.pt")["w"], state["w"])
