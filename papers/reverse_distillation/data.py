@@ -7,8 +7,9 @@ Writes ``pretrain.csv`` (family, sequence), ``fit.csv`` (family, sequence) and
 potts: one random Potts model per family; Gibbs chains give the pre-training and (from
 separate chains) the scaler-fitting sequences; the wild type is the family's lowest-energy
 sample; its assay holds every single and some double mutants, fitness = -(E(mut) - E(wt))
-plus Gaussian noise. proteingym: ProteinGym substitution CSVs (mutant, mutated_sequence,
-DMS_score) from ``run.data_dir`` and a FASTA of scaler-fitting sequences; no pre-training.
+plus Gaussian noise. proteingym: the ProteinGym substitution CSVs ``<run.data_dir>/<id>.csv``
+of the ids in ``data.assays`` (mutant, mutated_sequence, DMS_score, and the released fold
+columns when present) and a FASTA of scaler-fitting sequences; no pre-training.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from omegaconf import DictConfig
 
 from common.cli import UserError
 from common.config import entry_point, require
-from common.io import write_csv
+from common.io import read_csv, write_csv
 from common.progress import progress
 from papers.reverse_distillation.potts import (
     AMINO_ACIDS,
@@ -35,19 +36,30 @@ from papers.reverse_distillation.potts import (
 
 SOURCES = ("potts", "proteingym")
 MUTANT = re.compile(r"^[A-Z](\d+)[A-Z]$")
+#: ProteinGym's released 5-fold columns (cv_folds_singles_substitutions) per split type
+FOLD_COLUMNS = {
+    "random": "fold_random_5",
+    "modulo": "fold_modulo_5",
+    "contiguous": "fold_contiguous_5",
+}
 
 
-def mutants(rng: np.random.Generator, wt: np.ndarray, doubles: int) -> tuple[np.ndarray, list]:
-    """All single mutants of ``wt`` and ``doubles`` random double mutants: (seqs, positions)."""
+def mutants(
+    rng: np.random.Generator, wt: np.ndarray, doubles: int, per_site: int = Q - 1
+) -> tuple[np.ndarray, list]:
+    """``per_site`` random single mutants at every position of ``wt`` (all 19 by default) and
+    ``doubles`` random double mutants: (seqs, positions)."""
     L = len(wt)
     seqs, positions = [], []
     for i in range(L):
-        for a in range(Q):
-            if a != wt[i]:
-                s = wt.copy()
-                s[i] = a
-                seqs.append(s)
-                positions.append((i,))
+        alternatives = [a for a in range(Q) if a != wt[i]]
+        if per_site < Q - 1:
+            alternatives = sorted(rng.choice(alternatives, size=per_site, replace=False))
+        for a in alternatives:
+            s = wt.copy()
+            s[i] = a
+            seqs.append(s)
+            positions.append((i,))
     seen = set()
     while len(seen) < doubles:
         i, j = sorted(rng.choice(L, size=2, replace=False))
@@ -84,7 +96,7 @@ def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         pretrain += [(fam, s) for s in to_strings(train)]
         e = energy(potts, samples)
         wt = samples[np.argmin(e)]
-        seqs, positions = mutants(rng, wt, dc.doubles)
+        seqs, positions = mutants(rng, wt, dc.doubles, dc.singles_per_site)
         delta = energy(potts, seqs) - e.min()
         single = np.array([len(p) == 1 for p in positions])
         fitness = -delta + dc.noise * delta[single].std() * rng.normal(size=len(delta))
@@ -118,8 +130,11 @@ def read_fasta(path: Path, limit: int) -> list[str]:
 
 
 def read_assay(path: Path, max_variants: int) -> pd.DataFrame:
-    """One ProteinGym substitution CSV -> (assay, mutant, positions, sequence, fitness)."""
-    df = pd.read_csv(path)
+    """One ProteinGym substitution CSV -> (assay, mutant, positions, sequence, fitness) plus
+    ``fold_<split>`` for each of ProteinGym's released fold columns the file has
+    (``fold_random_5`` ...); modulo / contiguous folds are left empty for multiple mutants,
+    which ProteinGym splits at random only."""
+    df = read_csv(path)
     missing = {"mutant", "mutated_sequence", "DMS_score"} - set(df.columns)
     if missing:
         raise UserError(f"{path}: missing column(s) {sorted(missing)}")
@@ -131,7 +146,7 @@ def read_assay(path: Path, max_variants: int) -> pd.DataFrame:
         if not all(parts):
             raise UserError(f"{path}: malformed mutant {name!r} (expected e.g. A12C or A12C:K30L)")
         positions.append(" ".join(str(int(m[1]) - 1) for m in parts))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "assay": path.stem,
             "mutant": df["mutant"].astype(str),
@@ -140,17 +155,24 @@ def read_assay(path: Path, max_variants: int) -> pd.DataFrame:
             "fitness": df["DMS_score"].astype(float),
         }
     )
+    single = ~table["mutant"].str.contains(":")
+    for split, column in FOLD_COLUMNS.items():
+        if column in df.columns:
+            folds = pd.to_numeric(df[column], errors="coerce")
+            table[f"fold_{split}"] = folds.where(single) if split != "random" else folds
+    return table
 
 
 def proteingym_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(empty pretrain, fit, assays) tables from local ProteinGym files."""
     dc = cfg.data
     folder = cfg.run.data_dir
-    files = sorted(Path(folder).glob("*.csv")) if folder else []
-    if not files:
-        raise UserError(f"no ProteinGym CSVs in run.data_dir={folder!r}")
-    if dc.max_assays:
-        files = files[: dc.max_assays]
+    if not dc.assays:
+        raise UserError("data.assays is empty: list the ProteinGym assay ids to evaluate")
+    files = [Path(folder) / f"{name}.csv" for name in dc.assays]
+    missing = [p.name for p in files if not p.exists()]
+    if missing:
+        raise UserError(f"no ProteinGym CSV for {missing} in run.data_dir={folder!r}")
     assays = pd.concat([read_assay(p, dc.max_variants) for p in files], ignore_index=True)
     fit = pd.DataFrame(
         {"family": "fit", "sequence": read_fasta(Path(dc.fit_fasta), dc.fit_sequences)}
@@ -177,7 +199,10 @@ def validate(cfg: DictConfig) -> None:
             "data.thin": (dc.thin >= 1, "must be >= 1"),
             "data.doubles": (dc.doubles >= 0, "must be >= 0"),
             "data.noise": (dc.noise >= 0, "must be >= 0"),
-            "data.max_assays": (dc.max_assays >= 0, "must be >= 0 (0: all)"),
+            "data.singles_per_site": (
+                1 <= dc.singles_per_site <= Q - 1,
+                f"must be in [1, {Q - 1}]",
+            ),
             "data.max_variants": (dc.max_variants >= 0, "must be >= 0 (0: all)"),
             "data.fit_sequences": (dc.fit_sequences >= 1, "must be >= 1"),
         },

@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig
 
 from common.config import entry_point, require
-from common.io import save_npz
+from common.io import read_csv, save_npz
 from common.progress import progress
 from common.threads import set_threads
 from papers.reverse_distillation.model import load_esm2, locate_weights, residue_embeddings
@@ -29,7 +29,7 @@ from papers.reverse_distillation.train import size_spec
 def read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"missing {path} (run the data step first; set run.data_dir)")
-    return pd.read_csv(path)
+    return read_csv(path)
 
 
 def fit_rows(lengths: list[int], limit: int, seed: int) -> np.ndarray:

@@ -4,9 +4,12 @@ python -m papers.reverse_distillation.evaluate scale=cpu run.data_dir=... embedd
     run.out_dir=results/cpu/reverse_distillation/evaluate
 Reads ``<embeddings_dir>/<size>.npz`` for every member of ``model.family``; fits the RD chain
 (``rd.regressor``, and the other two regressors as an ablation) and the naive concat+PCA
-chain on the per-residue scaler-fitting rows, applies them to the pooled assay embeddings,
-probes them (plus, as an ablation, raw and RD with a probe on unstandardised features) and
-writes ``scalers_<regressor>.npz``, ``per_assay.csv`` (assay, kind, size, split, spearman),
+chain on the per-residue scaler-fitting rows and applies them to the pooled assay embeddings.
+Probes (``probe.standardize`` picks the claim's probe): raw, RD, naive and the rotation null
+(``rot``: raw-k in a random orthonormal basis); raw and RD under the other probe (kinds
+``*_alt``); RD on shuffled fitness labels (``rd_shuf``, size 1 = ``raw_shuf``); the regressor
+ablation (``rd_ols`` ..., random split). Writes ``scalers_<regressor>.npz``, ``per_assay.csv``
+(assay, kind, size, split, spearman),
 ``steps.csv`` (per step: R^2 of the regression, kept components, residual variance shares),
 ``nesting.csv`` (max |RD-k[:, :d_j] - RD-j|) and ``metrics.json``.
 """
@@ -22,7 +25,7 @@ from omegaconf import DictConfig
 
 from common import provenance
 from common.config import config_hash, entry_point, require
-from common.io import load_npz, write_csv, write_metrics
+from common.io import load_npz, read_csv, write_csv, write_metrics
 from common.progress import progress
 from common.threads import set_threads
 from papers.reverse_distillation.probe import SPLITS, fold_ids, probe_spearman
@@ -34,8 +37,8 @@ from papers.reverse_distillation.rd import (
     save_chain,
 )
 
-ABLATION_SPLIT = "random"  # the ablations (regressors, unstandardised probe) use this split only
-MAIN_KINDS = ("raw", "rd", "naive")
+ABLATION_SPLIT = "random"  # the regressor ablation uses this split only
+ABLATION_KINDS = tuple(f"rd_{kind}" for kind in REGRESSORS)
 
 
 def validate(cfg: DictConfig) -> None:
@@ -78,62 +81,103 @@ def nesting_table(rd: list[np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def split_folds(group: pd.DataFrame, split: str, folds: int, seed: int) -> np.ndarray:
+    """Fold of each variant of one assay (-1: left out): the released ``fold_<split>`` column
+    when the assay has one (ProteinGym), else computed from the first mutated position, with
+    modulo / contiguous folds for single mutants only, as ProteinGym does."""
+    column = f"fold_{split}"
+    if column in group.columns and group[column].notna().any():
+        return group[column].fillna(-1).to_numpy(dtype=int)
+    positions = group["positions"].astype(str)
+    first = np.array([int(p.split()[0]) for p in positions])
+    if split == "random":
+        return fold_ids(first, split, folds, seed)
+    single = ~positions.str.contains(" ").to_numpy()
+    out = np.full(len(group), -1)
+    out[single] = fold_ids(first[single], split, folds, seed)
+    return out
+
+
 def probe_all(
     assays: pd.DataFrame,
     feats: dict[tuple[str, int], np.ndarray],
     splits,
     cfg: DictConfig,
-    standardize: bool = True,
+    standardize: bool,
+    shuffle: bool = False,
 ) -> pd.DataFrame:
-    """Spearman per (assay, kind, size, split) for every feature matrix in ``feats``."""
-    first = np.array([int(str(p).split()[0]) for p in assays["positions"]])
+    """Spearman per (assay, kind, size, split) for every feature matrix in ``feats``; with
+    ``shuffle`` the fitness labels are permuted within each assay first (a null)."""
+    rng = np.random.default_rng(cfg.seed + 1)
     rows = []
     groups = assays.groupby("assay", sort=True)
     for name, group in progress(groups, f"probe {'/'.join(splits)}", groups.ngroups):
         idx, y = group.index.to_numpy(), group["fitness"].to_numpy()
+        if shuffle:
+            y = rng.permutation(y)
         for split in splits:
-            folds = fold_ids(first[idx], split, cfg.probe.folds, cfg.seed)
+            folds = split_folds(group, split, cfg.probe.folds, cfg.seed)
+            keep = folds >= 0
             for (kind, k), X in feats.items():
-                rho = probe_spearman(X[idx], y, folds, cfg.probe.alphas, standardize)
+                rho = probe_spearman(
+                    X[idx][keep], y[keep], folds[keep], cfg.probe.alphas, standardize
+                )
                 rows.append(
                     {"assay": name, "kind": kind, "size": k, "split": split, "spearman": rho}
                 )
     return pd.DataFrame(rows)
 
 
-def summarise(per_assay: pd.DataFrame, n_sizes: int, regressor: str) -> dict[str, float]:
-    """Flat metrics: mean Spearman per kind / size (/ split), and the claims' comparisons."""
-    main = per_assay[per_assay["kind"].isin(MAIN_KINDS)]
+def rotations(pooled: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Null: raw-k in a random orthonormal basis, RD's change of basis with no information
+    from the smaller model (a rotation-invariant probe scores it exactly like raw-k)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for X in pooled:
+        q, r = np.linalg.qr(rng.normal(size=(X.shape[1], X.shape[1])))
+        out.append(X @ (q * np.sign(np.diag(r))))
+    return out
+
+
+def compare(m: dict, wide: pd.DataFrame, a: str, b: str, sizes: range, tag: str) -> None:
+    """Add ``<tag>_minus_<b>_{k}`` (mean Spearman of kind a minus b at size k), the share of
+    assays where a beats b, and their minima over sizes k > 1 to ``m``."""
+    for k in sizes[1:]:
+        m[f"{tag}_minus_{b}_{k}"] = m[f"spearman_{a}_{k}"] - m[f"spearman_{b}_{k}"]
+        m[f"{tag}_beats_{b}_share_{k}"] = float((wide[(a, k)] > wide[(b, k)]).mean())
+    m[f"{tag}_minus_{b}_min"] = min(m[f"{tag}_minus_{b}_{k}"] for k in sizes[1:])
+    m[f"{tag}_beats_{b}_share_min"] = min(m[f"{tag}_beats_{b}_share_{k}"] for k in sizes[1:])
+
+
+def scaling(m: dict, wide: pd.DataFrame, kind: str, sizes: range, tag: str) -> None:
+    """Add the size comparisons of one kind: per-step gains and their minimum, the share of
+    assays where size k beats k-1, and the largest size minus the best smaller one."""
+    s = [m[f"spearman_{kind}_{k}"] for k in sizes]
+    for k in sizes[1:]:
+        m[f"{tag}_step_gain_{k}"] = s[k - 1] - s[k - 2]
+        m[f"{tag}_beats_prev_share_{k}"] = float((wide[(kind, k)] > wide[(kind, k - 1)]).mean())
+    m[f"{tag}_step_gain_min"] = min(m[f"{tag}_step_gain_{k}"] for k in sizes[1:])
+    m[f"{tag}_largest_minus_best"] = s[-1] - max(s[:-1])
+
+
+def summarise(per_assay: pd.DataFrame, n_sizes: int) -> dict[str, float]:
+    """Flat metrics: mean Spearman per kind / size (/ split), the claims' comparisons under
+    the claim's probe, under the other probe (suffix ``_alt``) and on the two nulls."""
     m: dict[str, float] = {}
-    for (kind, k), g in main.groupby(["kind", "size"]):
+    for (kind, k), g in per_assay.groupby(["kind", "size"]):
         m[f"spearman_{kind}_{k}"] = float(g["spearman"].mean())
         for split, gs in g.groupby("split"):
             m[f"spearman_{kind}_{k}_{split}"] = float(gs["spearman"].mean())
-    ablations = per_assay[~per_assay["kind"].isin(MAIN_KINDS)]
-    for (kind, k), g in ablations.groupby(["kind", "size"]):
-        m[f"spearman_{kind}_{k}_{ABLATION_SPLIT}"] = float(g["spearman"].mean())
     # per assay: mean over splits
-    wide = main.groupby(["assay", "kind", "size"])["spearman"].mean().unstack(["kind", "size"])
+    wide = per_assay.groupby(["assay", "kind", "size"])["spearman"].mean()
+    wide = wide.unstack(["kind", "size"])
     sizes = range(1, n_sizes + 1)
-    rd = [m[f"spearman_rd_{k}"] for k in sizes]
-    raw = [m[f"spearman_raw_{k}"] for k in sizes]
-    for k in sizes[1:]:
-        m[f"rd_minus_raw_{k}"] = rd[k - 1] - raw[k - 1]
-        m[f"rd_minus_naive_{k}"] = rd[k - 1] - m[f"spearman_naive_{k}"]
-        m[f"rd_beats_raw_share_{k}"] = float((wide[("rd", k)] >= wide[("raw", k)]).mean())
-        m[f"rd_beats_prev_share_{k}"] = float((wide[("rd", k)] > wide[("rd", k - 1)]).mean())
-        m[f"raw_beats_prev_share_{k}"] = float((wide[("raw", k)] > wide[("raw", k - 1)]).mean())
-    later = list(sizes[1:])
-    m["rd_step_gain_min"] = min(rd[k - 1] - rd[k - 2] for k in later)
-    m["rd_minus_raw_min"] = min(m[f"rd_minus_raw_{k}"] for k in later)
-    m["rd_beats_raw_share_min"] = min(m[f"rd_beats_raw_share_{k}"] for k in later)
-    m["rd_largest_minus_best"] = rd[-1] - max(rd)
-    m["rd_minus_raw_unstd_min"] = min(
-        m[f"spearman_rd_unstd_{k}_{ABLATION_SPLIT}"] - m[f"spearman_raw_unstd_{k}_{ABLATION_SPLIT}"]
-        for k in later
-    )
-    m["raw_largest_minus_best"] = raw[-1] - max(raw)
-    m["rd_minus_naive_mean"] = float(np.mean([m[f"rd_minus_naive_{k}"] for k in later]))
+    compare(m, wide, "rd", "raw", sizes, "rd")
+    compare(m, wide, "rd", "naive", sizes, "rd")
+    compare(m, wide, "rot", "raw", sizes, "rot")
+    compare(m, wide, "rd_alt", "raw_alt", sizes, "rd_alt")
+    for kind in ("rd", "raw", "rd_shuf"):
+        scaling(m, wide, kind, sizes, kind)
     m["n_assays"] = float(wide.shape[0])
     return m
 
@@ -153,43 +197,45 @@ def main(cfg: DictConfig) -> None:
     assays_csv = Path(cfg.run.data_dir) / "assays.csv"
     if not assays_csv.exists():
         raise FileNotFoundError(f"missing {assays_csv} (run the data step first; set run.data_dir)")
-    assays = pd.read_csv(assays_csv)
+    assays = read_csv(assays_csv)
     fit = [e["fit_residues"].astype(np.float64) for e in emb]
     pooled = [e["assay_pooled"].astype(np.float64) for e in emb]
     out = Path(cfg.run.out_dir)
 
     K = len(family)
-    feats: dict[tuple[str, int], np.ndarray] = {("raw", k + 1): pooled[k] for k in range(K)}
-    chains = {}
+    raw = {("raw", k + 1): pooled[k] for k in range(K)}
+    rot = {("rot", k + 1): r for k, r in enumerate(rotations(pooled, cfg.seed)) if k}
+    rd_feats, chains = {}, {}
     for kind in REGRESSORS:
         chains[kind] = fit_chain(fit, kind, cfg.rd.ridge_alpha)
         save_chain(out / f"scalers_{kind}.npz", chains[kind])
         rd = apply_chain(chains[kind], pooled)
         name = "rd" if kind == cfg.rd.regressor else f"rd_{kind}"
-        for k in range(1, K):
-            feats[(name, k + 1)] = rd[k]
+        rd_feats.update({(name, k + 1): rd[k] for k in range(1, K)})
         if kind == cfg.rd.regressor:
             nesting = nesting_table(rd)
-    naive, X = fit_naive_chain(fit), pooled[0]
-    for k, step in enumerate(naive, start=2):
-        X = step.transform(X, pooled[k - 1])
-        feats[("naive", k)] = X
-    main_feats = {key: v for key, v in feats.items() if key[0] in MAIN_KINDS}
-    ablation = {key: v for key, v in feats.items() if key not in main_feats}
-    unstd = {(f"{kind}_unstd", k): v for (kind, k), v in feats.items() if kind in ("raw", "rd")}
+    naive, X = {}, pooled[0]
+    for k, step in enumerate(fit_naive_chain(fit), start=2):
+        X = naive[("naive", k)] = step.transform(X, pooled[k - 1])
+    main_rd = {key: v for key, v in rd_feats.items() if key[0] == "rd"}
+    ablation = {key: v for key, v in rd_feats.items() if key[0] != "rd"}
+    alt = {(f"{kind}_alt", k): v for (kind, k), v in {**raw, **main_rd}.items()}
+    shuf = {(f"{kind}_shuf", k): v for (kind, k), v in {("raw", 1): pooled[0], **main_rd}.items()}
+    std, splits = cfg.probe.standardize, cfg.probe.splits
     per_assay = pd.concat(
         [
-            probe_all(assays, main_feats, cfg.probe.splits, cfg),
-            probe_all(assays, ablation, [ABLATION_SPLIT], cfg),
-            probe_all(assays, unstd, [ABLATION_SPLIT], cfg, standardize=False),
+            probe_all(assays, {**raw, **main_rd, **naive, **rot}, splits, cfg, std),
+            probe_all(assays, alt, splits, cfg, not std),
+            probe_all(assays, shuf, splits, cfg, std, shuffle=True),
+            probe_all(assays, ablation, [ABLATION_SPLIT], cfg, std),
         ],
         ignore_index=True,
     )
-    # size 1: RD-1 and naive-1 are the smallest raw model itself
-    first = per_assay[(per_assay["kind"] == "raw") & (per_assay["size"] == 1)]
-    per_assay = pd.concat(
-        [per_assay, first.assign(kind="rd"), first.assign(kind="naive")], ignore_index=True
-    )
+    # size 1: RD-1, naive-1 and rot-1 are the smallest raw model itself
+    first = per_assay[per_assay["size"] == 1]
+    same = {"raw": ("rd", "naive", "rot"), "raw_alt": ("rd_alt",), "raw_shuf": ("rd_shuf",)}
+    copies = [first[first["kind"] == r].assign(kind=k) for r, ks in same.items() for k in ks]
+    per_assay = pd.concat([per_assay, *copies], ignore_index=True)
     steps = pd.DataFrame(
         [
             {
@@ -208,7 +254,10 @@ def main(cfg: DictConfig) -> None:
     write_csv(out / "per_assay.csv", per_assay)
     write_csv(out / "steps.csv", steps)
     write_csv(out / "nesting.csv", nesting)
-    metrics = summarise(per_assay, K, cfg.rd.regressor)
+    is_ablation = per_assay["kind"].isin(ABLATION_KINDS)
+    metrics = summarise(per_assay[~is_ablation], K)
+    for (kind, k), g in per_assay[is_ablation].groupby(["kind", "size"]):
+        metrics[f"spearman_{kind}_{k}_{ABLATION_SPLIT}"] = float(g["spearman"].mean())
     metrics["nesting_max_abs_diff"] = float(nesting["max_abs_diff"].max())
     for k, s in enumerate(chains[cfg.rd.regressor], start=2):
         metrics[f"step_r2_{k}"] = float(s.r2)

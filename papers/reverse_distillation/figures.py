@@ -2,9 +2,9 @@
 
 python -m papers.reverse_distillation.figures scale=cpu models_dir=... \
     run.out_dir=results/cpu/reverse_distillation
-Reads ``per_assay.csv``, ``steps.csv``, ``nesting.csv`` from ``<out_dir>/evaluate`` (where the
-evaluate step wrote them) and the tiny models' training logs from ``models_dir``; writes
-``<out_dir>/figures/``.
+Reads ``per_assay.csv`` and ``steps.csv`` from ``run.data_dir`` (the evaluate step's folder of
+one seed) and the tiny models' training logs from ``models_dir``; writes ``<out_dir>/figures/``.
+The nesting of the chain is a unit test, not a figure.
 """
 
 from __future__ import annotations
@@ -16,25 +16,22 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from common.config import config_hash, entry_point
+from common.io import read_csv
 from common.plotting import plt, save_table, savefig, set_theme
 
 SCRIPT = "papers/reverse_distillation/figures.py"
-EVALUATE_SUBDIR = "evaluate"  # the evaluate step's run.out_dir, inside this step's
 KINDS = {"raw": "raw embedding", "rd": "reverse-distilled (RD)", "naive": "naive concat+PCA"}
 CAPTIONS = {
     "scaling": (
         "Mean Spearman over assays of a ridge probe on mean-pooled embeddings against the "
         "embedding dimension of each model: raw, reverse-distilled (RD) and the naive "
-        "concat+PCA baseline at equal dimension, per split type and averaged over the three."
+        "concat+PCA baseline at equal dimension, per split type and averaged over the three; "
+        "first seed."
     ),
     "per_assay": (
         "Per-assay Spearman (mean over the three split types) of RD-k against the raw "
         "embedding of the same model k, one panel per size k > 1; points above the diagonal "
-        "are assays where RD wins."
-    ),
-    "nesting": (
-        "Nesting check on the pooled assay embeddings: max |RD-k[:, :d_j] - RD-j| over all "
-        "variants, for every pair j < k (0 means the chain nests exactly)."
+        "are assays where RD wins; first seed."
     ),
     "explained": (
         "Each RD step on the per-residue scaler-fitting rows: left, share of the larger "
@@ -50,7 +47,7 @@ def read(out: Path, name: str) -> pd.DataFrame:
     path = out / name
     if not path.exists():
         raise FileNotFoundError(f"missing {path} (run evaluate first)")
-    return pd.read_csv(path)
+    return read_csv(path)
 
 
 def fig_scaling(per: pd.DataFrame, dims: list[int]) -> plt.Figure:
@@ -87,30 +84,12 @@ def fig_per_assay(per: pd.DataFrame, dims: list[int]) -> plt.Figure:
         d = wide.xs(k, level="size")
         ax.scatter(d["raw"], d["rd"], s=18)
         ax.plot([lo, hi], [lo, hi], color="gray", lw=0.8, ls="--")
-        share = float((d["rd"] >= d["raw"]).mean())
-        ax.set_title(f"size {k} (d={dims[k - 1]}): RD >= raw on {share:.0%}")
+        share = float((d["rd"] > d["raw"]).mean())
+        ax.set_title(f"size {k} (d={dims[k - 1]}): RD > raw on {share:.0%}")
         ax.set_xlabel("raw Spearman")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
     axes[0, 0].set_ylabel("RD Spearman")
-    return fig
-
-
-def fig_nesting(nest: pd.DataFrame) -> plt.Figure:
-    K = int(nest["k"].max())
-    grid = np.full((K, K), np.nan)
-    for row in nest.itertuples():
-        grid[row.j - 1, row.k - 1] = row.max_abs_diff
-    fig, ax = plt.subplots(figsize=(3.6, 3.0))
-    ax.imshow(np.where(np.isnan(grid), np.nan, 0.0), cmap="Greens", vmin=-1, vmax=1)
-    for (j, k), v in np.ndenumerate(grid):
-        if not np.isnan(v):
-            ax.text(k, j, f"{v:.1g}", ha="center", va="center", fontsize=9)
-    ax.set_xticks(range(K), [f"RD-{k + 1}" for k in range(K)])
-    ax.set_yticks(range(K), [f"RD-{j + 1}" for j in range(K)])
-    ax.set_xlabel("k (larger)")
-    ax.set_ylabel("j (prefix)")
-    ax.grid(False)
     return fig
 
 
@@ -160,9 +139,8 @@ def summary_table(per: pd.DataFrame, dims: list[int]) -> pd.DataFrame:
 def main(cfg: DictConfig) -> None:
     set_theme()
     out = Path(cfg.run.out_dir)
-    evaluated = out / EVALUATE_SUBDIR
+    evaluated = Path(cfg.run.data_dir)
     per, steps = read(evaluated, "per_assay.csv"), read(evaluated, "steps.csv")
-    nest = read(evaluated, "nesting.csv")
     dims = [m.dim for m in cfg.model.family]
     names = [m.name for m in cfg.model.family]
     h = config_hash(cfg)
@@ -170,7 +148,6 @@ def main(cfg: DictConfig) -> None:
     save = [
         ("scaling", fig_scaling(per, dims)),
         ("per_assay", fig_per_assay(per, dims)),
-        ("nesting", fig_nesting(nest)),
         ("explained", fig_explained(steps, cfg.rd.regressor)),
     ]
     if not cfg.model.pretrained:
@@ -181,22 +158,36 @@ def main(cfg: DictConfig) -> None:
     save_table(
         summary_table(main_kinds, dims),
         figs / "spearman",
-        "Mean Spearman over assays per embedding kind, model size and split type.",
+        "Mean Spearman over assays per embedding kind, model size and split type (first seed).",
         SCRIPT,
         h,
         len(save),
     )
-    ablation = per[(per["split"] == "random") & (per["kind"] != "naive")]
+    claim_probe = "standardised" if cfg.probe.standardize else "unstandardised"
+    other_probe = "unstandardised" if cfg.probe.standardize else "standardised"
+    kinds = ["raw", "rd", "rot", "raw_alt", "rd_alt", "rd_shuf"]
+    table = per[per["kind"].isin(kinds)].groupby(["size", "kind"])["spearman"].mean()
+    save_table(
+        table.unstack("kind")[kinds].reset_index(),
+        figs / "probes",
+        f"Mean Spearman (over assays and splits) under the claims' probe ({claim_probe} "
+        f"ridge): raw, RD and the rotation null rot (raw in a random orthonormal basis); raw and "
+        f"RD under the other probe ({other_probe}; *_alt); RD on shuffled fitness labels "
+        "(rd_shuf; size 1 is the smallest raw model). First seed.",
+        SCRIPT,
+        h,
+        len(save) + 1,
+    )
+    ablation = per[(per["split"] == "random") & per["kind"].str.fullmatch(r"rd(_ols|_ridge|_pcr)?")]
     table = ablation.groupby(["size", "kind"])["spearman"].mean().unstack("kind").reset_index()
     save_table(
         table,
         figs / "ablations",
-        f"Ablations, random split: mean Spearman of RD with each regressor (rd = "
-        f"{cfg.rd.regressor}, rd_ols, rd_ridge), and of raw and RD with a probe on "
-        "unstandardised features (raw_unstd, rd_unstd).",
+        f"Regressor ablation, random split: mean Spearman of RD with each regressor (rd = "
+        f"{cfg.rd.regressor}).",
         SCRIPT,
         h,
-        len(save) + 1,
+        len(save) + 2,
     )
     save_table(
         steps,
@@ -205,7 +196,7 @@ def main(cfg: DictConfig) -> None:
         "variance shares of the kept principal components.",
         SCRIPT,
         h,
-        len(save) + 2,
+        len(save) + 3,
     )
 
 

@@ -2,7 +2,7 @@
 
 One step from a small embedding X (n, d_in) to a large one Y (n, d_out):
 regress Y on X (``ols``, ``ridge`` or ``pcr``: principal-component regression keeping the
-components of X above a Marchenko-Pastur / Johnstone noise threshold), take the residual
+components of X above Johnstone's noise threshold, see :func:`noise_rank`), take the residual
 R = Y - f(X), keep its top d_out - d_in principal components, output concat[X, PCA(R)].
 Chaining feeds each step the previous step's *output*, so RD-k[:, :d_j] == RD-j exactly.
 Every step is affine, so it can be fitted on per-residue rows and applied to mean-pooled ones.
@@ -21,28 +21,25 @@ from sklearn.linear_model import LinearRegression, Ridge
 from common.io import load_npz, save_npz
 
 REGRESSORS = ("pcr", "ols", "ridge")
-TW_99 = 2.0234  # 99% quantile of the Tracy-Widom (beta = 1) law
+MIN_VARIANCE_EXPLAINED = 0.95  # fallback when no component clears the edge (as the reference)
 
 
-def noise_rank(eigenvalues: np.ndarray, n: int, max_iter: int = 100) -> int:
-    """Number of sample-covariance eigenvalues above the noise edge of an isotropic bulk.
+def noise_rank(eigenvalues: np.ndarray, n: int) -> int:
+    """Components of a PCR kept by the authors' rule (reference ``PCRegressionWrapper``).
 
-    The noise variance is the mean of the eigenvalues below the edge (iterated to a fixed
-    point); the edge is Johnstone's 99% Tracy-Widom bound on the largest eigenvalue of a
-    p-dimensional white Wishart with n samples, (mu + TW_99 sigma) / n, which tends to the
-    Marchenko-Pastur edge sigma^2 (1 + sqrt(p / n))^2.
+    With lambda = p / n and the Marchenko-Pastur edge (1 + sqrt(lambda))^2: the noise variance
+    sigma^2 is the median of the eigenvalues whose ratio to the mean eigenvalue lies below the
+    edge; the kept components are those above sigma^2 (1 + sqrt(lambda))^2 (Johnstone's
+    threshold). If none is, the fewest components explaining 95% of the variance.
     """
     eig = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
     p = len(eig)
-    a, b = np.sqrt(n - 1), np.sqrt(p)
-    edge = ((a + b) ** 2 + TW_99 * (a + b) * (1 / a + 1 / b) ** (1 / 3)) / n
-    rank = 0
-    for _ in range(max_iter):
-        noise = eig[rank:].mean() if rank < p else 0.0
-        new = int(np.sum(eig > noise * edge))
-        if new == rank:
-            break
-        rank = new
+    edge = (1.0 + np.sqrt(p / n)) ** 2
+    below = eig[eig / eig.mean() < edge]
+    sigma2 = np.median(below) if len(below) else np.median(eig[-max(1, p // 4) :])
+    rank = int(np.sum(eig > sigma2 * edge))
+    if rank == 0:
+        rank = int(np.searchsorted(np.cumsum(eig) / eig.sum(), MIN_VARIANCE_EXPLAINED) + 1)
     return rank
 
 
@@ -56,7 +53,7 @@ def fit_regression(X: np.ndarray, Y: np.ndarray, kind: str, alpha: float = 1.0):
         return reg.coef_.T, reg.intercept_, X.shape[1]
     if kind == "pcr":
         full = PCA().fit(X)
-        k = max(1, noise_rank(full.explained_variance_, len(X)))
+        k = noise_rank(full.explained_variance_, len(X))
         pca = PCA(n_components=k).fit(X)
         reg = LinearRegression().fit(pca.transform(X), Y)
         coef = pca.components_.T @ reg.coef_.T

@@ -23,10 +23,12 @@ class DataConfig:
     samples_per_chain: int = 9  # potts: recorded samples per Gibbs chain
     burn_in: int = 40  # potts: Gibbs sweeps before the first sample
     thin: int = 4  # potts: sweeps between recorded samples
-    doubles: int = 300  # potts: random double mutants per assay (plus all singles)
+    singles_per_site: int = 19  # potts: random single mutants per position (19: all)
+    doubles: int = 300  # potts: random double mutants per assay (plus the singles)
     noise: float = 0.3  # potts: fitness noise std, relative to the std of single-mutant effects
-    # proteingym: the substitution CSVs are read from run.data_dir (data stage only)
-    max_assays: int = 0  # proteingym: first n assays by name (0: all)
+    # proteingym: the substitution CSVs <run.data_dir>/<id>.csv (data stage only), e.g. the
+    # folder cv_folds_singles_substitutions, whose files carry the released fold columns
+    assays: list[str] = field(default_factory=list)  # proteingym: the assay ids evaluated
     max_variants: int = 0  # proteingym: first n variants per assay (0: all)
     fit_fasta: str = "data/reverse_distillation/fit.fasta"  # proteingym: scaler-fitting set
     fit_sequences: int = 1000  # proteingym: sequences read from fit_fasta
@@ -73,9 +75,17 @@ class RDConfig:
 
 @dataclass
 class ProbeConfig:
+    # the claims' probe: ridge on the embedding as given (false) or on standardised features;
+    # evaluate also reports the other one
+    standardize: bool = False
     folds: int = 5
     splits: list[str] = field(default_factory=lambda: ["random", "modulo", "contiguous"])
     alphas: list[float] = field(default_factory=lambda: [10.0**k for k in range(-3, 5)])
+
+
+@dataclass
+class SweepConfig:
+    seeds: list[int] = field(default_factory=lambda: [0])  # replicates (data, models, probes)
 
 
 @dataclass
@@ -91,6 +101,7 @@ class Config:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     rd: RDConfig = field(default_factory=RDConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     # run.data_dir: the data stage's input (ProteinGym CSVs at paper scale; unused by potts);
     # for train / embed / evaluate: the folder of the data stage's tables
     run: RunConfig = field(default_factory=RunConfig)

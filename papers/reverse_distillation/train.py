@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from common.checkpoint import Checkpoint
 from common.cli import UserError
 from common.config import config_hash, entry_point, require
-from common.io import write_csv, write_json
+from common.io import read_csv, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
@@ -101,7 +101,7 @@ def train(cfg: DictConfig) -> int:
     data = Path(cfg.run.data_dir) / "pretrain.csv"
     if not data.exists():
         raise FileNotFoundError(f"missing {data} (run the data step first; set run.data_dir)")
-    seqs = pd.read_csv(data)["sequence"].tolist()
+    seqs = read_csv(data, ("sequence",))["sequence"].tolist()
     model = build_esm2(size.layers, size.dim, size.heads)
     alphabet = model.alphabet
     _, _, tokens = alphabet.get_batch_converter()([("", s) for s in seqs])

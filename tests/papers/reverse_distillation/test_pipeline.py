@@ -13,18 +13,23 @@ def test_reverse_distillation_smoke_pipeline(smoke_dag):
     for claim in ("C1", "C2a", "C2b", "C3"):
         assert claim in text
     out = smoke_dag / "results/smoke/reverse_distillation"
-    for stem in ("scaling", "per_assay", "nesting", "explained", "training"):
+    for stem in ("scaling", "per_assay", "explained", "training", "probes", "ablations"):
         assert (out / "figures" / f"{stem}.png").exists()
         assert (out / "figures" / f"{stem}.json").exists()
     claims = pd.read_csv(out / "claims.csv")
     assert set(claims["status"]) == {"SMOKE"}
+    assert not (out / "figures/nesting.png").exists()  # nesting is a unit test, not evidence
     metrics, _ = read_metrics(out / "metrics.json")
-    assert metrics["nesting_max_abs_diff"] == [0.0]  # one seed, aggregated
+    assert len(metrics["rd_minus_raw_min"]) == 1  # one seed, aggregated
+    # the rotation null scores exactly as raw under the (rotation-invariant) claims' probe
+    assert abs(metrics["rot_minus_raw_min"][0]) < 1e-6
     # cached embeddings and fitted scalers are separate outputs that load back
-    emb = load_npz(out / "embeddings/esm2_t1_d16.npz")
+    run = out / "seed0"
+    assert (pd.read_csv(run / "evaluate/nesting.csv")["max_abs_diff"] == 0).all()
+    emb = load_npz(run / "embeddings/esm2_t1_d16.npz")
     assert emb["fit_residues"].shape[1] == emb["assay_pooled"].shape[1] == 16
-    assert len(load_chain(out / "evaluate/scalers_pcr.npz")) == 2
-    assert (out / "models/esm2_t1_d16.pt").exists()
+    assert len(load_chain(run / "evaluate/scalers_pcr.npz")) == 2
+    assert (run / "models/esm2_t1_d16.pt").exists()
 
 
 def test_probe_change_reruns_evaluate_but_not_training(smoke_dag, tmp_path):

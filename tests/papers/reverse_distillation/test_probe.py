@@ -42,3 +42,48 @@ def test_probe_recovers_a_linear_signal_and_not_noise():
     alphas = [0.01, 1.0, 100.0]
     assert probe_spearman(X, y, folds, alphas) > 0.95
     assert abs(probe_spearman(X, rng.normal(size=400), folds, alphas)) < 0.2
+
+
+def test_rotation_null_scores_as_raw_under_the_unstandardised_probe_only():
+    from papers.reverse_distillation.evaluate import rotations
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 12)) * np.logspace(-2, 1, 12)  # very unequal variances
+    y = X @ rng.normal(size=12) + rng.normal(size=300)
+    (R,) = rotations([X], seed=1)
+    np.testing.assert_allclose(R @ R.T, X @ X.T, rtol=1e-9, atol=1e-9)  # a rotation
+    folds = fold_ids(np.arange(300), "random", 5)
+    alphas = [0.01, 1.0, 100.0]
+    plain = [probe_spearman(Z, y, folds, alphas, standardize=False) for Z in (X, R)]
+    assert abs(plain[0] - plain[1]) < 1e-9
+    std = [probe_spearman(Z, y, folds, alphas, standardize=True) for Z in (X, R)]
+    assert abs(std[0] - std[1]) > 1e-4
+
+
+def test_summary_metrics_of_a_known_table():
+    import pandas as pd
+
+    from papers.reverse_distillation.evaluate import summarise
+
+    # two assays, three sizes; RD beats raw by 0.1 at size 2 on one assay only, and by 0.2 at
+    # size 3 on both; raw peaks at size 2
+    raw = {1: 0.1, 2: 0.3, 3: 0.2}
+    rows = []
+    for assay in ("a", "b"):
+        for k in (1, 2, 3):
+            rd = raw[k] + {1: 0.0, 2: 0.1 if assay == "a" else -0.05, 3: 0.2}[k]
+            values = {"raw": raw[k], "rd": rd, "naive": raw[k], "rot": raw[k]}
+            values |= {"raw_alt": raw[k], "rd_alt": raw[k], "rd_shuf": 0.0}
+            rows += [
+                {"assay": assay, "kind": kind, "size": k, "split": "random", "spearman": v}
+                for kind, v in values.items()
+            ]
+    m = summarise(pd.DataFrame(rows), 3)
+    assert m["rd_minus_raw_2"] == pytest.approx(0.025)
+    assert m["rd_minus_raw_min"] == pytest.approx(0.025)
+    assert m["rd_beats_raw_share_min"] == 0.5 and m["rd_beats_raw_share_3"] == 1.0
+    assert m["rot_minus_raw_min"] == 0.0 and m["rot_beats_raw_share_min"] == 0.0
+    assert m["raw_largest_minus_best"] == pytest.approx(-0.1)
+    assert m["rd_largest_minus_best"] == pytest.approx(0.4 - 0.325)
+    assert m["rd_step_gain_min"] == pytest.approx(0.4 - 0.325)
+    assert m["n_assays"] == 2
