@@ -44,6 +44,11 @@ def validate(cfg: DictConfig) -> None:
         "data.synthetic.train_frames": (sc.train_frames >= 1, "must be >= 1"),
         "data.synthetic.test_frames": (sc.test_frames >= 1, "must be >= 1"),
         "data.synthetic.focal": (sc.focal > 0, "must be > 0"),
+        "data.synthetic.max_rotation_deg": (
+            0 <= sc.max_rotation_deg <= 180, "must be in [0, 180]"
+        ),
+        "data.synthetic.background_mm": (sc.background_mm > 0, "must be > 0"),
+        "data.synthetic.depth_noise_mm": (sc.depth_noise_mm >= 0, "must be >= 0"),
     })  # fmt: skip
 
 

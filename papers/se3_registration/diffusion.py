@@ -33,6 +33,15 @@ def scales(sigma_r: float, sigma_t: float, dtype=torch.float64) -> torch.Tensor:
     return torch.tensor([sigma_r] * 3 + [sigma_t] * 3, dtype=dtype)
 
 
+def noise_scales(dc, test: bool = False) -> torch.Tensor:
+    """The twist noise scales of config section ``diffusion`` with the translation in metres.
+
+    sigma_t is given in the released code's length unit (``length_unit_mm``, 256 mm).
+    """
+    sigma_r, sigma_t = (dc.test_sigma_r, dc.test_sigma_t) if test else (dc.sigma_r, dc.sigma_t)
+    return scales(sigma_r, sigma_t * dc.length_unit_mm / 1000)
+
+
 def q_sample(
     H0: torch.Tensor,
     abar: torch.Tensor,

@@ -4,7 +4,8 @@ python -m papers.se3_registration.figures scale=cpu run.out_dir=results/cpu/se3_
     run.data_dir=results/cpu/se3_registration/data
 Reads ``<out_dir>/seed<n>/{metrics.json,errors.npz,*/train_log.csv}`` and writes into
 ``<out_dir>/figures/``: the results table (method x metrics, mean +- std over seeds), the step
-ablation (table and figure), error CDFs, qualitative alignments and training curves.
+ablation (table and figure), the error along the reverse chain and by starting angle (tables),
+error CDFs, qualitative alignments and training curves.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import torch
 from omegaconf import DictConfig
 
 from common.config import config_hash, entry_point
-from common.io import load_npz, read_json, read_metrics
+from common.io import load_npz, read_csv, read_json, read_metrics
 from common.plotting import plt, save_table, savefig, set_theme
 from papers.se3_registration import lie
+from papers.se3_registration.evaluate import START_BINS_DEG
 
 SCRIPT = "papers/se3_registration/figures.py"
 METHODS = {
@@ -28,7 +30,15 @@ METHODS = {
     "dcp_icp": "surrogate + ICP",
     "diff": "Diff-DCP (diffusion)",
     "diff_icp": "Diff-DCP + ICP",
+    "dcp_chain": "surrogate alone through the chain",
 }
+#: methods of the table by starting angle: (key, label)
+BY_START = (
+    ("dcp", "surrogate alone"),
+    ("diff_s1_noise1", "Diff-DCP, 1 step"),
+    ("diff", "Diff-DCP"),
+    ("dcp_chain", "surrogate through the chain"),
+)
 
 
 def load_runs(out: Path, seeds) -> list[tuple[int, dict, dict]]:
@@ -50,11 +60,11 @@ def _mean_std(values: list[float]) -> str:
 def results_table(runs, ec) -> pd.DataFrame:
     """The paper-style table: one row per method, recalls in percent, medians."""
     cols = [(f"recall_rot{k:g}", f"{k:g}°") for k in ec.rot_deg]
-    cols += [(f"recall_trans{k:g}", f"{k:g} cm*") for k in ec.trans_cm]
+    cols += [(f"recall_trans{k:g}", f"{k:g} cm") for k in ec.trans_cm]
     cols += [
-        (f"recall_trans{k:g}_released_sq", f"{k:g} cm* (released, squared)")
-        for k in ec.trans_cm[1:]
+        (f"recall_trans{k:g}_released_sq", f"{k:g} cm (released, squared)") for k in ec.trans_cm[1:]
     ]
+    cols += [(f"recall_trans{ec.trans_cm[0]:g}_scaled", f"{ec.trans_cm[0]:g} cm* (scaled)")]
     cols += [
         ("add", "ADD(-S) 0.1d"),
         ("rot_median_deg", "median rot (°)"),
@@ -79,8 +89,37 @@ def steps_table(runs, steps: list[int]) -> pd.DataFrame:
                 "test-time noise": "on" if noise else "off",
                 "median rot (°)": _mean_std([m[f"{key}_rot_median_deg"] for _, m, _ in runs]),
                 "recall 5°": _mean_std([m[f"{key}_recall_rot5"] for _, m, _ in runs]),
-                "recall 1 cm*": _mean_std([m[f"{key}_recall_trans1"] for _, m, _ in runs]),
+                "recall 1 cm": _mean_std([m[f"{key}_recall_trans1"] for _, m, _ in runs]),
             })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def chain_table(runs, n_steps: int) -> pd.DataFrame:
+    """Median rotation error after each reverse step and of that step's H0hat."""
+    rows = []
+    for i in range(1, n_steps + 1):
+        row = {"step": i}
+        for key, label in (("diff", "Diff-DCP"), ("dcp_chain", "surrogate through the chain")):
+            for what, suffix in (("pose", ""), ("H0hat", "_pred")):
+                values = [m[f"{key}_chain{i}{suffix}_rot_median_deg"] for _, m, _ in runs]
+                row[f"{label}: {what} (°)"] = _mean_std(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def start_table(runs, bins) -> pd.DataFrame:
+    """Median rotation error per bin of the starting (identity) error, seeds pooled."""
+    start = np.concatenate([e["identity/rot_deg"] for _, _, e in runs])
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+        inside = (start >= lo) & (start < hi)
+        if not inside.any():
+            continue
+        row = {"starting error (°)": f"{lo}-{hi}", "instances": int(inside.sum())}
+        for key, label in BY_START:
+            rot = np.concatenate([e[f"{key}/rot_deg"] for _, _, e in runs])
+            row[f"{label} (°)"] = f"{np.median(rot[inside]):.1f}"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -170,11 +209,11 @@ def fig_training(out: Path, seeds) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for kind, color in (("surrogate", "C3"), ("diffusion", "C0")):
         for j, seed in enumerate(seeds):
-            log = pd.read_csv(out / f"seed{seed}" / kind / "train_log.csv")
+            log = read_csv(out / f"seed{seed}" / kind / "train_log.csv")
             ax.plot(
-                log["step"], log["loss"], color=color, alpha=0.7, label=kind if j == 0 else None
+                log["passes"], log["loss"], color=color, alpha=0.7, label=kind if j == 0 else None
             )
-    ax.set(xlabel="training step", ylabel="L1 point-alignment loss (m)", yscale="log")
+    ax.set(xlabel="network passes (samples)", ylabel="training loss (m)", yscale="log")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -192,7 +231,7 @@ def main(cfg: DictConfig) -> None:
     set_theme()
     diam = ", ".join(f"{d:.0f}" for d in dataset["diameter_mm"])
     scale_note = (
-        f"*Translation thresholds are the paper's cm values scaled by object size: k cm x "
+        f"Translation thresholds in absolute cm (the paper's); *scaled by object size: k cm x "
         f"diameter / {ec.ref_diameter_mm:g} mm (our objects' diameters: {diam} mm)."
     )
     save_table(
@@ -215,27 +254,40 @@ def main(cfg: DictConfig) -> None:
         "reverse steps, with and without test-time noise (mean ± std over seeds); dotted: the "
         "surrogate trained alone with the same budget.", SCRIPT, h, order=3,
     )  # fmt: skip
+    save_table(
+        chain_table(runs, cfg.diffusion.test_steps), figs / "chain",
+        "Along the reverse chain (test-time noise on): median rotation error of the pose after "
+        "each step and of the network's H0hat at that step (mean ± std over seeds), for the "
+        "diffusion network and for the surrogate alone run through the same chain.",
+        SCRIPT, h, order=4,
+    )  # fmt: skip
+    save_table(
+        start_table(runs, START_BINS_DEG), figs / "start",
+        "Median rotation error by the starting (identity) rotation error, all seeds' test "
+        "instances pooled.", SCRIPT, h, order=5,
+    )  # fmt: skip
     savefig(
         fig_cdf(runs), figs / "cdf",
         "Cumulative distributions of the rotation and translation errors per method (all seeds' "
-        "test instances pooled).", SCRIPT, h, order=4,
+        "test instances pooled).", SCRIPT, h, order=6,
     )  # fmt: skip
     savefig(
         fig_examples(runs[0][2]), figs / "examples",
         f"Qualitative alignments (seed {seeds[0]}, camera x-y plane): observed points (black) and "
         "the model points moved by the true pose, the surrogate's and the diffusion's estimates.",
-        SCRIPT, h, order=5,
+        SCRIPT, h, order=7,
     )  # fmt: skip
     savefig(
         fig_denoise(runs), figs / "denoise",
         "One network call from the forward process's H_t (training noise scales) on the test "
         "set: median rotation error of the input and of each network's H0hat. Where the output "
-        "error exceeds the input's, a reverse step cannot refine the pose.", SCRIPT, h, order=6,
+        "error exceeds the input's, a reverse step cannot refine the pose.", SCRIPT, h, order=8,
     )  # fmt: skip
     savefig(
         fig_training(out, seeds), figs / "training",
-        "Training loss (L1 point alignment, metres) of the surrogate alone and inside the "
-        "diffusion, same steps and batch size, one line per seed.", SCRIPT, h, order=7,
+        "Training loss (L1 point alignment, metres) against network passes: the surrogate alone "
+        "and the diffusion network (its loss adds the loss at H_t and the identity-start loss), "
+        "same passes and batch size, one line per seed.", SCRIPT, h, order=9,
     )  # fmt: skip
     print(f"figures written to {figs}")
 

@@ -61,10 +61,13 @@ class ModelConfig:
 class DiffusionConfig:
     T: int = 200
     cosine_s: float = 0.008
-    sigma_r: float = 0.05  # training noise scales in se(3)
+    # noise scales in se(3): rotation in radians, translation in the released code's length unit
+    # (length_unit_mm: it divides millimetres by 256, so 0.03 / 0.01 are 7.7 / 2.6 mm)
+    sigma_r: float = 0.05  # training
     sigma_t: float = 0.03
-    test_sigma_r: float = 0.1  # test-time noise scales
+    test_sigma_r: float = 0.1  # test time
     test_sigma_t: float = 0.01
+    length_unit_mm: float = 256.0
     test_steps: int = 5  # reverse steps (= surrogate calls) of the headline Diff-DCP
 
 
@@ -75,7 +78,12 @@ class TrainConfig:
     epochs: float = 0.0  # > 0: steps = ceil(epochs * n_train / batch_size) instead
     batch_size: int = 16
     lr: float = 1e-3
-    clean_frac: float = 0.1  # diffusion: share of each batch given the un-noised H_0 as input
+    # diffusion: weight of the identity-start loss (the one-shot prediction from the raw model
+    # pose, as released: every step, full batch, beside the loss at H_t); 0 leaves it out
+    identity_weight: float = 1.0
+    # surrogate: train for as many network passes as the diffusion network (steps x passes per
+    # diffusion step) instead of as many steps
+    equal_passes: bool = True
     checkpoint_every: int = 200
 
 

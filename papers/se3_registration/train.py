@@ -4,9 +4,12 @@ python -m papers.se3_registration.train scale=cpu seed=0 train.kind=diffusion \
     run.data_dir=results/cpu/se3_registration/data \
     run.out_dir=results/cpu/se3_registration/seed0/diffusion
 ``kind=surrogate``: the network sees the model at the identity pose and predicts H_0 in one
-shot (DCP). ``kind=diffusion``: it sees H_t from the forward process at a uniform t in
-[1, T] (a ``train.clean_frac`` share of each batch gets the un-noised H_0) and predicts H_0.
-Both minimise the L1 point-alignment loss with Adam for the same steps and batch size.
+shot (DCP). ``kind=diffusion`` (the released recipe): every step adds two L1 point-alignment
+losses, the prediction of H_0 from H_t of the forward process at a uniform t in [1, T] and,
+weighted by ``train.identity_weight``, the one-shot prediction from the identity (the input of
+the first reverse call), both on the full batch. The budget is counted in network passes
+(samples through forward and backward): with ``train.equal_passes`` the surrogate trains for
+``train.steps`` x the passes of one diffusion step, so both see the same number of passes.
 Writes ``weights.pt``, ``train_log.csv`` and ``train.json``. Every ``train.checkpoint_every``
 steps the network, the Adam state, the torch RNG state and the log so far go to
 ``<out_dir>/checkpoint.pt``; a rerun under the same config resumes there and ends identical to an
@@ -27,7 +30,7 @@ from omegaconf import DictConfig
 
 from common.checkpoint import Checkpoint
 from common.config import config_hash, entry_point, require
-from common.io import atomic_path, write_csv, write_json
+from common.io import load_torch, save_torch, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
@@ -66,15 +69,39 @@ def sample_clouds(split, models, idx, n_obs, n_model, rng) -> tuple[torch.Tensor
 
 
 def noisy_inputs(cfg, kind, H0, alpha_bar, gen, rng) -> torch.Tensor:
-    """The pose the network starts from: identity (surrogate) or H_t (diffusion)."""
+    """The poses the network starts from: identity (surrogate) or H_t (diffusion), then, for the
+    diffusion with an identity-start loss, the identity for the same batch again."""
+    identity = lie.identity(H0.shape[0])
     if kind == "surrogate":
-        return lie.identity(H0.shape[0])
+        return identity
     dc = cfg.diffusion
     t = rng.integers(1, dc.T + 1, size=H0.shape[0])
-    sigma = diffusion.scales(dc.sigma_r, dc.sigma_t)
-    H_t = diffusion.q_sample(H0, torch.from_numpy(alpha_bar[t]), sigma, gen)
-    clean = torch.from_numpy(rng.random(H0.shape[0]) < cfg.train.clean_frac)
-    return torch.where(clean[:, None, None], H0, H_t)
+    H_t = diffusion.q_sample(H0, torch.from_numpy(alpha_bar[t]), diffusion.noise_scales(dc), gen)
+    return torch.cat([H_t, identity]) if cfg.train.identity_weight > 0 else H_t
+
+
+def passes_per_step(cfg: DictConfig, kind: str) -> int:
+    """Network passes (samples through forward and backward) of one training step."""
+    double = kind == "diffusion" and cfg.train.identity_weight > 0
+    return cfg.train.batch_size * (2 if double else 1)
+
+
+def n_steps(cfg: DictConfig, kind: str, n_train: int) -> int:
+    """Training steps: ``train.steps`` (or epochs); the surrogate's scaled to equal passes."""
+    tc = cfg.train
+    steps = math.ceil(tc.epochs * n_train / tc.batch_size) if tc.epochs > 0 else int(tc.steps)
+    if kind == "surrogate" and tc.equal_passes:
+        steps = steps * passes_per_step(cfg, "diffusion") // passes_per_step(cfg, "surrogate")
+    return steps
+
+
+def loss_fn(cfg: DictConfig, H0hat: torch.Tensor, H0: torch.Tensor, X: torch.Tensor):
+    """L1 point loss at H_t plus ``identity_weight`` x the loss of the identity-start half."""
+    B = H0.shape[0]
+    loss = point_l1(H0hat[:B], H0, X)
+    if H0hat.shape[0] > B:
+        loss = loss + cfg.train.identity_weight * point_l1(H0hat[B:], H0, X)
+    return loss
 
 
 def validate(cfg: DictConfig, kind: str) -> None:
@@ -86,7 +113,7 @@ def validate(cfg: DictConfig, kind: str) -> None:
         "train.epochs": (tc.epochs >= 0, "must be >= 0 (0: use train.steps)"),
         "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
         "train.lr": (tc.lr > 0, "must be > 0"),
-        "train.clean_frac": (0 <= tc.clean_frac <= 1, "must be in [0, 1]"),
+        "train.identity_weight": (tc.identity_weight >= 0, "must be >= 0"),
         "train.checkpoint_every": (tc.checkpoint_every >= 1, "must be >= 1"),
         "model.width": (mc.width >= 1, "must be >= 1"),
         "model.heads": (mc.heads >= 1 and mc.width % mc.heads == 0, "must divide model.width"),
@@ -96,10 +123,16 @@ def validate(cfg: DictConfig, kind: str) -> None:
             1 <= mc.n_model <= cfg.data.n_model_store, "must be in [1, data.n_model_store]"
         ),
         "model.length_scale": (mc.length_scale > 0, "must be > 0"),
+        "model.temperature": (mc.temperature > 0, "must be > 0"),
+        "model.spatial": (mc.spatial >= 0, "must be >= 0"),
+        "diffusion.cosine_s": (dc.cosine_s > 0, "must be > 0"),
+        "diffusion.test_sigma_r": (dc.test_sigma_r >= 0, "must be >= 0"),
+        "diffusion.test_sigma_t": (dc.test_sigma_t >= 0, "must be >= 0"),
         "diffusion.T": (dc.T >= 1, "must be >= 1"),
         "diffusion.test_steps": (1 <= dc.test_steps <= dc.T, "must be in [1, diffusion.T]"),
         "diffusion.sigma_r": (dc.sigma_r >= 0, "must be >= 0"),
         "diffusion.sigma_t": (dc.sigma_t >= 0, "must be >= 0"),
+        "diffusion.length_unit_mm": (dc.length_unit_mm > 0, "must be > 0"),
     })  # fmt: skip
 
 
@@ -110,7 +143,7 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
     seed_everything(cfg.seed)
     train_set, _, models = load(data_dir)
     n_train = len(train_set["obs"])
-    steps = math.ceil(tc.epochs * n_train / tc.batch_size) if tc.epochs > 0 else int(tc.steps)
+    steps = n_steps(cfg, kind, n_train)
     net = build_net(cfg).to(DEVICE)
     opt = torch.optim.Adam(net.parameters(), lr=tc.lr)
     alpha_bar = diffusion.cosine_alpha_bar(cfg.diffusion.T, cfg.diffusion.cosine_s)
@@ -137,20 +170,23 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
         X, Y = sample_clouds(train_set, models, idx, mc.n_obs, mc.n_model, rng)
         H0 = poses(train_set, idx)
         H_in = noisy_inputs(cfg, kind, H0, alpha_bar, gen, rng)
-        H0hat = denoiser(net, X.to(DEVICE), Y.to(DEVICE))(H_in, 0)
-        loss = point_l1(H0hat, H0, X.double())
+        reps = H_in.shape[0] // H0.shape[0]
+        X_in, Y_in = X.repeat(reps, 1, 1).to(DEVICE), Y.repeat(reps, 1, 1).to(DEVICE)
+        loss = loss_fn(cfg, denoiser(net, X_in, Y_in)(H_in, 0), H0, X.double())
         opt.zero_grad()
         loss.backward()
         opt.step()
         acc.append(loss.item())
         if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
-            rows.append({"step": step + 1, "loss": float(np.mean(acc))})
+            passes = (step + 1) * passes_per_step(cfg, kind)
+            rows.append({"step": step + 1, "passes": passes, "loss": float(np.mean(acc))})
             acc = []
         ckpt.maybe_save(step + 1, state, {"rows": rows, "acc": acc})
         bar.update(step + 1, loss=acc[-1] if acc else rows[-1]["loss"])
     summary = {
         "kind": kind,
         "steps": steps,
+        "passes": steps * passes_per_step(cfg, kind),
         "n_train": n_train,
         "final_loss": rows[-1]["loss"] if rows else float("nan"),
         "train_time_s": time.perf_counter() - t0,
@@ -158,7 +194,7 @@ def train(cfg: DictConfig, kind: str, data_dir: Path, out: Path):
         "resumed_from": start,
         "n_params": sum(p.numel() for p in net.parameters()),
     }
-    return net, pd.DataFrame(rows, columns=["step", "loss"]), summary
+    return net, pd.DataFrame(rows, columns=["step", "passes", "loss"]), summary
 
 
 def load_net(cfg: DictConfig, path: Path) -> Surrogate:
@@ -166,7 +202,7 @@ def load_net(cfg: DictConfig, path: Path) -> Surrogate:
     if not path.exists():
         raise FileNotFoundError(f"missing weights {path} (run the train rule first)")
     net = build_net(cfg)
-    net.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+    net.load_state_dict(load_torch(path))
     return net.to(DEVICE).eval()
 
 
@@ -178,8 +214,7 @@ def main(cfg: DictConfig) -> None:
     out = Path(cfg.run.out_dir)
     t0 = time.perf_counter()
     net, train_log, summary = train(cfg, kind, data_dir, out)
-    with atomic_path(out / "weights.pt") as tmp:
-        torch.save(net.state_dict(), tmp)
+    save_torch(out / "weights.pt", net.state_dict())
     write_csv(out / "train_log.csv", train_log)
     write_json(
         out / "train.json",

@@ -134,7 +134,8 @@ S3_RUN_METRICS = [f"{S3_OUT}/seed{s}/metrics.json" for s in S3_SEEDS]
 
 rule se3_registration_aggregate:
     input:
-        S3_RUN_METRICS,
+        metrics=S3_RUN_METRICS,
+        errors=[f"{S3_OUT}/seed{s}/errors.npz" for s in S3_SEEDS],
     output:
         f"{S3_OUT}/metrics.json",
     log:
@@ -148,7 +149,8 @@ rule se3_registration_aggregate:
         mem_mb=500,
         runtime=2,
     shell:
-        "python -m common.aggregate --out {output} {input} > {log} 2>&1"
+        "python -m papers.se3_registration.aggregate --out {output} {input.metrics}"
+        " > {log} 2>&1"
 
 
 rule se3_registration_figures:

@@ -49,7 +49,9 @@ def test_recall_scaling_and_released_squared_criterion():
     assert out["m_recall_trans2_released_sq"] == 50.0  # squared: 0.25, 1.69 < 2; 2.56 is not
     assert out["m_add"] == 50.0  # < 0.02 m
     small = metrics.summarise("m", rot, trans, add, np.full(4, 0.1), ec)  # half-size objects
-    assert small["m_recall_trans2"] == 25.0  # thresholds halve: only 0.5 < 1
+    assert small["m_recall_trans2"] == 75.0  # the paper's absolute cm do not depend on size
+    assert small["m_recall_trans2_scaled"] == 25.0  # scaled thresholds halve: only 0.5 < 1
+    assert out["m_recall_trans2_scaled"] == out["m_recall_trans2"]  # reference-size objects
 
 
 def test_rotation_and_add_errors():
@@ -62,6 +64,21 @@ def test_rotation_and_add_errors():
     pts = np.random.default_rng(0).normal(size=(2, 100, 3)) * 0.05
     add = metrics.add_error(H, H0, pts, np.array([False, True]))
     assert add[1] < 0.01 and add[0] > 0  # ADD-S <= ADD for the shifted copy
+
+
+def test_add_s_averages_over_the_model_under_the_true_pose():
+    """ADD-S (BOP): mean over the model points under the TRUE pose of the distance to the
+    nearest point under the predicted pose; the reverse direction gives another number here."""
+    rng = np.random.default_rng(1)
+    pts = np.concatenate([rng.normal(size=(45, 3)) * 0.01, rng.normal(size=(5, 3)) * 0.2])
+    H = lie.exp(torch.tensor([[0.4, -0.2, 0.3, 0.02, 0.0, -0.01]], dtype=torch.float64))
+    H0 = lie.identity(1)
+    pred, true = lie.transform(H, torch.from_numpy(pts))[0].numpy(), pts
+    dist = np.linalg.norm(true[:, None] - pred[None], axis=-1)  # (true point, predicted point)
+    standard, reverse = dist.min(1).mean(), dist.min(0).mean()
+    assert abs(standard - reverse) > 1e-3  # the test can tell the two directions apart
+    add_s = metrics.add_error(H, H0, pts[None], np.array([True]))
+    np.testing.assert_allclose(add_s, [standard], rtol=1e-9)
 
 
 @pytest.mark.parametrize("override", ["data.name=nope", "data.nme=1"])

@@ -9,14 +9,17 @@ def test_se3_registration_smoke_pipeline(smoke_dag):
     text = "".join(page.extract_text() for page in PdfReader(report).pages)
     for claim in ("C0", "C1", "C2", "C3", "C4"):
         assert claim in text
-    assert "released, squared" in text and "diameter / 200 mm" in text
+    assert "released, squared" in text and "diameter / 200 mm" in text and "7.7 mm" in text
     out = smoke_dag / "results/smoke/se3_registration"
+    for stem in ("chain", "start"):
+        assert (out / "figures" / f"{stem}.csv").exists()
     for stem in ("steps", "cdf", "examples", "denoise", "training"):
         assert (out / "figures" / f"{stem}.png").exists() and (
             out / "figures" / f"{stem}.json"
         ).exists()
     table = pd.read_csv(out / "figures" / "results.csv")
-    assert len(table) == 5 and "2 cm* (released, squared)" in table.columns
+    assert len(table) == 6 and "2 cm (released, squared)" in table.columns
+    assert "1 cm* (scaled)" in table.columns
     for name in ("models.npz", "train.npz", "test.npz"):
         assert (out / "data" / name).exists()
     assert (out / "data/bop/models/models_info.json").exists()

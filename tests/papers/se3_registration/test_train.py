@@ -46,7 +46,10 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(
     kind, data_dir, tmp_path, monkeypatch, caplog
 ):
     net, log, summary = _train(data_dir, tmp_path / "clean", kind)
-    assert summary["resumed_from"] == 0 and summary["steps"] == 10
+    assert (
+        summary["resumed_from"] == 0
+        and summary["steps"] == {"surrogate": 20, "diffusion": 10}[kind]
+    )
 
     out = tmp_path / "killed"
     with monkeypatch.context() as patch:
@@ -117,6 +120,8 @@ def test_main_writes_outputs_and_removes_the_checkpoint(data_dir, tmp_path):
         ("model.n_obs=0", "model.n_obs"),
         ("train.checkpoint_every=0", "train.checkpoint_every"),
         ("diffusion.T=0", "diffusion.T"),
+        ("train.identity_weight=-1", "train.identity_weight"),
+        ("diffusion.length_unit_mm=0", "diffusion.length_unit_mm"),
     ],
 )
 def test_nonsense_values_are_rejected_naming_the_field(override, field, tmp_path):
@@ -141,3 +146,35 @@ def test_data_stage_needs_a_data_dir(tmp_path):
     cfg = compose_config(PAPER, ["scale=smoke", f"run.out_dir={tmp_path}"])
     with pytest.raises(UserError, match=r"run\.data_dir"):
         validate(cfg)
+
+
+def test_released_mixture_and_equal_passes(data_dir, tmp_path):
+    """The diffusion step adds the identity-start loss on the full batch; the surrogate trains
+    for as many network passes; sigma_t is in the released unit of 256 mm."""
+    import numpy as np
+
+    from papers.se3_registration import diffusion, lie
+    from papers.se3_registration.train import loss_fn, n_steps, noisy_inputs, passes_per_step
+
+    cfg = _cfg(data_dir, tmp_path, "diffusion")
+    H0 = lie.exp(torch.randn(4, 6, dtype=torch.float64) * 0.3)
+    ab = diffusion.cosine_alpha_bar(cfg.diffusion.T)
+    H_in = noisy_inputs(cfg, "diffusion", H0, ab, torch.Generator(), np.random.default_rng(0))
+    assert H_in.shape[0] == 8 and torch.equal(H_in[4:], lie.identity(4))
+    assert not torch.equal(H_in[:4], lie.identity(4))
+    X = torch.randn(4, 10, 3, dtype=torch.float64)
+    pred = torch.cat([H0, lie.identity(4)])  # exact at H_t, the identity from the identity
+    assert loss_fn(cfg, pred, H0, X) == pytest.approx(
+        float((lie.transform(H0, X) - X).abs().mean())
+    )
+    steps = {k: n_steps(cfg, k, 100) for k in ("surrogate", "diffusion")}
+    assert steps["surrogate"] == 2 * steps["diffusion"]
+    assert steps["surrogate"] * passes_per_step(cfg, "surrogate") == steps[
+        "diffusion"
+    ] * passes_per_step(cfg, "diffusion")
+    alone = _cfg(data_dir, tmp_path, "diffusion", "train.identity_weight=0")
+    assert noisy_inputs(alone, "diffusion", H0, ab, None, np.random.default_rng(0)).shape[0] == 4
+    assert n_steps(alone, "surrogate", 100) == n_steps(alone, "diffusion", 100)
+    sigma = diffusion.noise_scales(cfg.diffusion)
+    assert sigma[3:].tolist() == pytest.approx([0.03 * 0.256] * 3)  # 7.7 mm
+    assert diffusion.noise_scales(cfg.diffusion, test=True)[3] == pytest.approx(0.00256)
