@@ -5,12 +5,13 @@ python -m papers.reverse_distillation.embed scale=cpu size=esm2_t2_d48 run.data_
 Writes ``<out_dir>/<size>.npz`` with ``fit_residues`` (per-residue rows of the
 scaler-fitting set: the same random subset of residues for every model) and
 ``assay_pooled`` (one mean-pooled row per variant of ``assays.csv``).
-Tiny models come from ``models_dir``; published ones (``model.pretrained``) from
-``model.weights_dir``, the torch-hub cache or a download.
+Tiny models come from the folder ``<models_dir>/<size>``; published ones
+(``model.pretrained``) from ``<model.weights_dir>/<size>``, else (``model.download``) the hub.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,13 @@ def validate(cfg: DictConfig) -> None:
         {
             "embed.tokens_per_batch": (ec.tokens_per_batch >= 1, "must be >= 1"),
             "embed.max_fit_residues": (ec.max_fit_residues >= 1, "must be >= 1"),
+            **{
+                f"model.family.{i}.sha256": (
+                    m.sha256 == "" or re.fullmatch(r"[0-9a-fA-F]{64}", m.sha256) is not None,
+                    "must be empty or 64 hex digits",
+                )
+                for i, m in enumerate(cfg.model.family)
+            },
         },
     )
 
@@ -61,19 +69,21 @@ def main(cfg: DictConfig) -> None:
     fit = read_table(data / "fit.csv")["sequence"].tolist()
     assays = read_table(data / "assays.csv")["sequence"].tolist()
     if cfg.model.pretrained:
-        path = locate_weights(size.name, cfg.model.weights_dir, cfg.model.download)
+        path = locate_weights(size, cfg.model.weights_dir, cfg.model.download)
     else:
-        path = Path(cfg.models_dir) / f"{size.name}.pt"
-    model, alphabet = load_esm2(path)
-    if model.embed_dim != size.dim:
-        raise ValueError(f"{path}: embedding dim {model.embed_dim}, config says {size.dim}")
+        path = Path(cfg.models_dir) / size.name
+    model, tokenizer = load_esm2(path)
+    if model.config.hidden_size != size.dim:
+        raise ValueError(
+            f"{path}: embedding dim {model.config.hidden_size}, config says {size.dim}"
+        )
     if torch.cuda.is_available():
         model = model.cuda()
     tpb = cfg.embed.tokens_per_batch
     rows = fit_rows([len(s) for s in fit], cfg.embed.max_fit_residues, cfg.seed)
-    fit_emb = progress(residue_embeddings(model, alphabet, fit, tpb), "embed fit", len(fit))
+    fit_emb = progress(residue_embeddings(model, tokenizer, fit, tpb), "embed fit", len(fit))
     residues = np.concatenate(list(fit_emb))[rows]
-    assay_emb = residue_embeddings(model, alphabet, assays, tpb)
+    assay_emb = residue_embeddings(model, tokenizer, assays, tpb)
     pooled = np.stack([r.mean(axis=0) for r in progress(assay_emb, "embed assays", len(assays))])
     save_npz(
         Path(cfg.run.out_dir) / f"{size.name}.npz",

@@ -36,18 +36,21 @@ class DataConfig:
 
 @dataclass
 class SizeConfig:
-    name: str = MISSING  # checkpoint stem; must start with esm2 (fair-esm's ESM-2 code path)
+    name: str = MISSING  # model folder name (the DAG's size wildcard wants it to start with esm2)
     layers: int = MISSING
     dim: int = MISSING
     heads: int = MISSING
+    repo: str = ""  # pretrained: the hub repository (download only), e.g. facebook/esm2_t6_8M_UR50D
+    revision: str = ""  # pretrained: hub commit to download ("": the repository's main branch)
+    sha256: str = ""  # pretrained: sha256 of model.safetensors ("": not checked)
 
 
 @dataclass
 class ModelConfig:
     family: list[SizeConfig] = MISSING  # increasing embedding dimension
     pretrained: bool = False  # true: published weights (paper); false: trained here
-    weights_dir: str = "data/esm2"  # pretrained: local <name>.pt first, then the torch-hub cache
-    download: bool = False  # pretrained: fetch missing weights into the torch-hub cache
+    weights_dir: str = "data/esm2"  # pretrained: model folders <weights_dir>/<name>
+    download: bool = False  # pretrained: fetch a missing folder from the hub (member's repo)
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 python -m papers.reverse_distillation.train scale=cpu size=esm2_t2_d48 run.data_dir=DATA \
     run.out_dir=results/cpu/reverse_distillation/models
-Reads ``<run.data_dir>/pretrain.csv``, trains fair-esm's ``ESM2`` with BERT masking (AdamW,
-linear warm-up then linear decay) and writes ``<out_dir>/<size>.pt`` (+ its
-contact-regression file) in fair-esm's checkpoint format and ``<out_dir>/<size>_train.csv``.
+Reads ``<run.data_dir>/pretrain.csv``, trains a transformers ``EsmForMaskedLM`` with BERT
+masking (AdamW, linear warm-up then linear decay) and writes the model folder
+``<out_dir>/<size>/`` (config.json, model.safetensors, vocab.txt) and
+``<out_dir>/<size>_train.csv``.
 Every ``train.checkpoint_every`` steps it saves ``<out_dir>/<size>_checkpoint.pt`` (model,
 optimizer, scheduler, RNG states, loss log); a rerun under the same config resumes from it and
 ends identical to an uninterrupted run, a rerun under another config starts fresh.
@@ -27,7 +28,7 @@ from common.io import read_csv, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
-from papers.reverse_distillation.model import build_esm2, save_esm2
+from papers.reverse_distillation.model import build_esm2, encode, save_esm2, tiny_tokenizer
 from papers.reverse_distillation.potts import AMINO_ACIDS
 from papers.reverse_distillation.schema import STAGE_KEYS
 
@@ -43,17 +44,17 @@ def size_spec(cfg: DictConfig, size: str) -> DictConfig:
 
 
 def mask_tokens(
-    tokens: torch.Tensor, alphabet, prob: float, gen: torch.Generator
+    tokens: torch.Tensor, tokenizer, prob: float, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking of residue tokens: (corrupted tokens, boolean target mask)."""
-    special = torch.tensor(sorted({alphabet.cls_idx, alphabet.eos_idx, alphabet.padding_idx}))
-    residue = ~torch.isin(tokens, special)
+    ids = (tokenizer.cls_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    residue = ~torch.isin(tokens, torch.tensor(sorted(set(ids))))
     target = (torch.rand(tokens.shape, generator=gen) < prob) & residue
     roll = torch.rand(tokens.shape, generator=gen)
-    aa = torch.tensor([alphabet.get_idx(a) for a in AMINO_ACIDS])
+    aa = torch.tensor(tokenizer.convert_tokens_to_ids(list(AMINO_ACIDS)))
     random_aa = aa[torch.randint(len(aa), tokens.shape, generator=gen)]
     corrupted = tokens.clone()
-    corrupted[target & (roll < 0.8)] = alphabet.mask_idx
+    corrupted[target & (roll < 0.8)] = tokenizer.mask_token_id
     swap = target & (roll >= 0.8) & (roll < 0.9)
     corrupted[swap] = random_aa[swap]
     return corrupted, target
@@ -103,8 +104,8 @@ def train(cfg: DictConfig) -> int:
         raise FileNotFoundError(f"missing {data} (run the data step first; set run.data_dir)")
     seqs = read_csv(data, ("sequence",))["sequence"].tolist()
     model = build_esm2(size.layers, size.dim, size.heads)
-    alphabet = model.alphabet
-    _, _, tokens = alphabet.get_batch_converter()([("", s) for s in seqs])
+    tokenizer = tiny_tokenizer()
+    tokens = encode(tokenizer, seqs)["input_ids"]
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, tc.warmup, tc.steps))
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -135,8 +136,9 @@ def train(cfg: DictConfig) -> int:
     model.train()
     for step in range(start, tc.steps):
         batch = tokens[torch.randint(len(tokens), (tc.batch_size,), generator=gen)]
-        corrupted, target = mask_tokens(batch, alphabet, tc.mask_prob, gen)
-        logits = model(corrupted)["logits"]
+        corrupted, target = mask_tokens(batch, tokenizer, tc.mask_prob, gen)
+        mask = batch != tokenizer.pad_token_id
+        logits = model(input_ids=corrupted, attention_mask=mask).logits
         loss = torch.nn.functional.cross_entropy(logits[target], batch[target])
         opt.zero_grad()
         loss.backward()
@@ -149,7 +151,7 @@ def train(cfg: DictConfig) -> int:
             running = []
         bar.update(step + 1, loss=value)
         ckpt.maybe_save(step + 1, snapshot, {"rows": rows, "running": running})
-    save_esm2(model.eval(), out / f"{size.name}.pt")
+    save_esm2(model.eval(), tokenizer, out / size.name)
     write_csv(out / f"{size.name}_train.csv", pd.DataFrame(rows))
     write_json(
         out / f"{size.name}_train.json",

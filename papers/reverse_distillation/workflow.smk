@@ -81,10 +81,10 @@ rule reverse_distillation_train:
     input:
         f"{RD_TABLES}/pretrain.csv",
     output:
-        model=f"{RD_RUN}/models/{{rd_size}}.pt",
-        regression=f"{RD_RUN}/models/{{rd_size}}-contact-regression.pt",
+        # first: rd_output_dir (the script's run.out_dir) is its folder
         log=f"{RD_RUN}/models/{{rd_size}}_train.csv",
         meta=f"{RD_RUN}/models/{{rd_size}}_train.json",
+        model=f"{RD_RUN}/models/{{rd_size}}/model.safetensors",
     log:
         f"{RD_OUT}/logs/train_seed{{rd_seed}}_{{rd_size}}.log",
     benchmark:
@@ -110,7 +110,7 @@ rule reverse_distillation_embed:
     input:
         fit=f"{RD_TABLES}/fit.csv",
         assays=f"{RD_TABLES}/assays.csv",
-        model=[] if RD_PRETRAINED else f"{RD_RUN}/models/{{rd_size}}.pt",
+        model=[] if RD_PRETRAINED else f"{RD_RUN}/models/{{rd_size}}/model.safetensors",
     output:
         f"{RD_RUN}/embeddings/{{rd_size}}.npz",
     log:

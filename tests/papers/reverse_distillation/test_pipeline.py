@@ -29,7 +29,7 @@ def test_reverse_distillation_smoke_pipeline(smoke_dag):
     emb = load_npz(run / "embeddings/esm2_t1_d16.npz")
     assert emb["fit_residues"].shape[1] == emb["assay_pooled"].shape[1] == 16
     assert len(load_chain(run / "evaluate/scalers_pcr.npz")) == 2
-    assert (run / "models/esm2_t1_d16.pt").exists()
+    assert (run / "models/esm2_t1_d16/model.safetensors").exists()
 
 
 def test_probe_change_reruns_evaluate_but_not_training(smoke_dag, tmp_path):

@@ -4,6 +4,7 @@ config starts fresh; nonsense settings are one-line errors."""
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from common.cli import UserError
 from common.config import compose_config
@@ -30,7 +31,7 @@ def cfg_at(data_dir, out, *extra):
 
 
 def outputs(out):
-    state = torch.load(out / f"{SIZE}.pt", weights_only=False)["model"]
+    state = load_file(out / SIZE / "model.safetensors")
     return state, pd.read_csv(out / f"{SIZE}_train.csv")
 
 
@@ -52,7 +53,8 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, data_dir, monkeypa
         kill_after_first_save(patch)
         with pytest.raises(Killed):
             train(cfg_at(data_dir, out))
-    assert (out / f"{SIZE}_checkpoint.pt").exists() and not (out / f"{SIZE}.pt").exists()
+    assert (out / f"{SIZE}_checkpoint.pt").exists()
+    assert not (out / SIZE / "model.safetensors").exists()
     assert train(cfg_at(data_dir, out)) == 3  # resumed at the saved step
     assert_same(outputs(out), outputs(clean))
 
