@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
-from papers.mesa_optimization.model import Batch, Params, predict
+from papers.mesa_optimization.model import Batch, Params, per_sequence_grads, predict, targets
 
 
 def block_diagonals(params: Params) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -33,34 +35,71 @@ def a2_plus_b2(params: Params) -> jnp.ndarray:
     return jnp.mean(jnp.abs(a) ** 2 + jnp.abs(b) ** 2)
 
 
+def offblock_masks(d: int) -> dict[str, jnp.ndarray]:
+    """1 outside the two block diagonals (W_KQ[d:, :d], W_PV[:, :d]), 0 on them."""
+    return {
+        "kq": 1 - jnp.zeros((2 * d, 2 * d)).at[d:, :d].set(jnp.eye(d)),
+        "pv": 1 - jnp.zeros((d, 2 * d)).at[:, :d].set(jnp.eye(d)),
+    }
+
+
 def offblock_ratio(params: Params) -> jnp.ndarray:
     """Norm of every entry outside the two block diagonals over the norm of all entries."""
-    d = params["pv_re"].shape[0]
-    keep = {
-        "kq": jnp.zeros((2 * d, 2 * d)).at[d:, :d].set(jnp.eye(d)),
-        "pv": jnp.zeros((d, 2 * d)).at[:, :d].set(jnp.eye(d)),
-    }
+    off_mask = offblock_masks(params["pv_re"].shape[0])
     off = total = 0.0
     for name, value in params.items():
         sq = value**2
         total = total + jnp.sum(sq)
-        off = off + jnp.sum(sq * (1 - keep[name[:2]]))
+        off = off + jnp.sum(sq * off_mask[name[:2]])
     return jnp.sqrt(off / total)
 
 
-def test_stats(params: Params, batch: Batch) -> dict[str, jnp.ndarray]:
-    """Relative test MSE over all positions and the paper's ratio mean Re(yhat_T / x_T).
+def block_part(params: Params) -> Params:
+    """The params with every entry outside the two block diagonals set to zero."""
+    off_mask = offblock_masks(params["pv_re"].shape[0])
+    return {k: v * (1 - off_mask[k[:2]]) for k, v in params.items()}
 
-    The ratio is averaged over the coordinates where x_T != 0 (a sparse start has one).
+
+def prediction_stats(pred: jnp.ndarray, y: jnp.ndarray) -> dict[str, jnp.ndarray]:
+    """Relative MSE over all positions and the paper's ratio mean Re(yhat_T / x_T).
+
+    The ratio is averaged over the coordinates where x_T != 0 (a sparse start has one; the
+    zero sequences padding the last chunk have none).
     """
-    pr, pi = predict(params, batch)
-    yr, yi = batch["yr"], batch["yi"]
-    rel_mse = jnp.sum((pr - yr) ** 2 + (pi - yi) ** 2) / jnp.sum(yr**2 + yi**2)
-    last = batch["inv_rho"] == jnp.min(batch["inv_rho"])
-    norm2 = yr**2 + yi**2
-    use = last[:, None] & (norm2 > 0)
-    ratio = jnp.where(use, (pr * yr + pi * yi) / jnp.where(use, norm2, 1.0), 0.0)
+    norm2 = y.real**2 + y.imag**2
+    rel_mse = jnp.sum(jnp.abs(pred - y) ** 2) / jnp.sum(norm2)
+    last, last_y = norm2[..., -1, :], y[..., -1, :]
+    use = last > 0
+    ratio = jnp.where(use, jnp.real(pred[..., -1, :] * last_y.conj()) / jnp.where(use, last, 1), 0)
     return {"test_rel_mse": rel_mse, "ratio": jnp.sum(ratio) / jnp.sum(use)}
+
+
+def test_stats(params: Params, batch: Batch) -> dict[str, jnp.ndarray]:
+    """``prediction_stats`` of the model on a batch."""
+    return prediction_stats(predict(params, batch), targets(batch))
+
+
+def subset_rms(values: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes m / 2^k (k = 0..levels-1) and the RMS over 2^k disjoint subsets of the norm of
+    each subset's mean of ``values`` (m, ...): falls as size^-1/2 for zero-mean noise."""
+    m = len(values)
+    sizes, rms = [], []
+    for k in range(levels):
+        groups = 2**k
+        size = m // groups
+        means = values[: groups * size].reshape(groups, size, -1).mean(axis=1)
+        sizes.append(size)
+        rms.append(np.sqrt(np.mean(np.sum(np.abs(means) ** 2, axis=1))))
+    return np.array(sizes, float), np.array(rms)
+
+
+def offblock_gradients(params: Params, batch: Batch) -> np.ndarray:
+    """Each sequence's loss gradient restricted to the off-block entries, (m, entries)."""
+    g_kq, g_pv = jax.jit(per_sequence_grads)(params, batch)
+    off_mask = offblock_masks(params["pv_re"].shape[0])
+    m = int(batch["m"])
+    flat = {n: np.asarray(g).reshape(-1, *g.shape[2:])[:m] for n, g in (("kq", g_kq), ("pv", g_pv))}
+    return np.concatenate([flat[n][:, np.asarray(off_mask[n]) > 0] for n in flat], axis=1)
 
 
 def weight_stats(params: Params, train_loss: jnp.ndarray) -> dict[str, jnp.ndarray]:

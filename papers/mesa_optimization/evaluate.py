@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from common import provenance
 from common.config import config_hash, entry_point
-from common.io import load_npz, read_json, write_csv, write_metrics
+from common.io import load_npz, read_csv, read_json, write_csv, write_metrics
 from common.threads import set_threads
 from papers.mesa_optimization import theory
 from papers.mesa_optimization.schema import validate
@@ -26,60 +26,106 @@ from papers.mesa_optimization.train import effective_schedule, load_batches
 def empirical_moments(batch: dict) -> dict[str, float]:
     """N, D, K of the reduced problem on a finite set of sequences (mean over sequences)."""
     import jax
+    import jax.numpy as jnp
 
-    from papers.mesa_optimization.model import gd_one_step_prediction
+    from papers.mesa_optimization.model import gd_one_step_prediction, targets
 
     @jax.jit
     def sums(batch):
-        gr, gi = gd_one_step_prediction(batch, 1.0)
-        yr, yi = batch["yr"], batch["yi"]
-        m = (batch["inv_rho"] == 1.0).sum()
-        return {"N": (gr * yr + gi * yi).sum() / m, "D": (gr**2 + gi**2).sum() / m,
-                "K": (yr**2 + yi**2).sum() / m}  # fmt: skip
+        g, y, m = gd_one_step_prediction(batch, 1.0), targets(batch), batch["m"]
+        return {"N": jnp.real(g * y.conj()).sum() / m, "D": (jnp.abs(g) ** 2).sum() / m,
+                "K": (jnp.abs(y) ** 2).sum() / m}  # fmt: skip
 
     return {k: float(v) for k, v in sums(batch).items()}
 
 
-def model_outputs(params: dict, batch: dict) -> dict:
-    """Everything measured on the trained weights, in one compiled call."""
+def model_outputs(params: dict, batch: dict, s_pop) -> dict:
+    """Everything measured on the trained weights, and on the one-step GD predictors that
+    serve as references (at the trained ab, at the population optimum), in one call."""
     from papers.mesa_optimization import diagnostics as dg
-    from papers.mesa_optimization.model import gd_one_step_prediction, predict
+    from papers.mesa_optimization.model import gd_one_step_prediction, predict, targets
 
     ab = dg.ab(params)
-    pr, pi = predict(params, batch)
-    gr, gi = gd_one_step_prediction(batch, ab)
-    gd_err = ((pr - gr) ** 2 + (pi - gi) ** 2).sum() / (gr**2 + gi**2).sum()
-    return {"ab": ab, "gd_rel_err": gd_err**0.5, "offblock_ratio": dg.offblock_ratio(params),
-            **dg.test_stats(params, batch)}  # fmt: skip
+    y = targets(batch)
+
+    def gd_err(p, gd):
+        return ((abs(predict(p, batch) - gd) ** 2).sum() / (abs(gd) ** 2).sum()) ** 0.5
+
+    gd_ab, gd_opt = gd_one_step_prediction(batch, ab), gd_one_step_prediction(batch, s_pop)
+    exact = batch["rot"][:, :, None, :] * batch["x"][:, :, 1:-1]  # x_{t+1} = D x_t
+    return {
+        "ab": ab, "gd_rel_err": gd_err(params, gd_ab), "offblock_ratio": dg.offblock_ratio(params),
+        "gd_rel_err_block_part": gd_err(dg.block_part(params), gd_ab),
+        **dg.test_stats(params, batch),
+        **{f"gd_ab_{k}": v for k, v in dg.prediction_stats(gd_ab, y).items()},
+        **{f"gd_opt_{k}": v for k, v in dg.prediction_stats(gd_opt, y).items()},
+        "exact_test_rel_mse": dg.prediction_stats(exact, y)["test_rel_mse"],
+    }  # fmt: skip
+
+
+def gradient_noise_slopes(params0: dict, batch: dict) -> dict[str, float]:
+    """Slopes in log-log, against the number of sequences, of the off-block gradient at the
+    initial weights (its population value is 0 under Theorem 4.1's assumption: slope -1/2)
+    and of the mean phase e^{i theta} (zero-mean by construction: the oracle)."""
+    from papers.mesa_optimization import diagnostics as dg
+
+    m = int(batch["m"])
+    levels = max(2, min(5, int(np.log2(m / 8)) + 1))
+    grads = dg.offblock_gradients(params0, batch)
+    d = np.shape(batch["rot"])[-1]
+    active = np.asarray(batch["x"][:, :, 0] != 0).reshape(-1, d)[:m]  # theta_j where x_1j != 0
+    phases = np.asarray(batch["rot"]).reshape(-1, d)[:m] * active
+    return {
+        "offgrad_slope": theory.log_slope(*dg.subset_rms(grads, levels)),
+        "phase_mean_slope": theory.log_slope(*dg.subset_rms(phases, levels)),
+    }
+
+
+def reduced_references(s0, log, disc, test_emp, s_train) -> dict[str, float]:
+    """The trained run against plain GD on the reduced problem at the same step size and
+    epochs (``disc``: the oracle of the convergence and dynamics claims), and against the
+    frozen initial ab = s0 (the null)."""
+    epochs = log["epoch"].to_numpy(int)
+    s_disc = float(disc["ab"][-1])
+    scale = log["a2_plus_b2"].max()
+    return {
+        "ab_discrete": s_disc,
+        "ab_discrete_rel_err_train": abs(s_disc - s_train) / s_train,
+        "ab_init_rel_err_train": abs(s0 - s_train) / s_train,
+        "discrete_max_dev": float(np.max(np.abs(log["ab"] - disc["ab"][epochs])) / s_train),
+        "frozen_max_dev": float(np.max(np.abs(s0 - disc["ab"][epochs])) / s_train),
+        "a2b2_dev_discrete": float(
+            np.max(np.abs(log["a2_minus_b2"] - disc["a2_minus_b2"][epochs])) / scale
+        ),
+        "test_rel_mse_discrete": theory.reduced_rel_loss(test_emp, s_disc),
+        "test_rel_mse_init": theory.reduced_rel_loss(test_emp, s0),
+    }
 
 
 def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFrame]:
-    """All metrics of one run, and its theory curve."""
+    """All metrics of one run, and its theory curves (reduced flow and reduced GD)."""
     import jax
 
-    from papers.mesa_optimization.model import split_complex
+    from papers.mesa_optimization.model import init_weights, split_complex
 
     validate(cfg)
     jax.config.update("jax_enable_x64", True)
     weights = load_npz(run_dir / "params.npz")
-    log = pd.read_csv(run_dir / "log.csv")
+    log = read_csv(run_dir / "log.csv")
     train_b, test_b = load_batches(cfg, np.float64)
     params = split_complex(weights["kq"], weights["pv"], np.float64)
-    dc = cfg.data
+    dc, ic = cfg.data, cfg.init
 
-    out = {k: float(v) for k, v in jax.jit(model_outputs)(params, test_b).items()}
-    ab = out["ab"]
-    emp = empirical_moments(train_b)
+    emp, test_emp = empirical_moments(train_b), empirical_moments(test_b)
     pop = theory.analytic_moments(dc.x1, dc.x1_scale, dc.d, dc.T)
     s_train, s_pop = theory.optimum(emp), theory.optimum(pop)
+    out = {k: float(v) for k, v in jax.jit(model_outputs)(params, test_b, s_pop).items()}
+    ab = out["ab"]
 
     lr, _ = effective_schedule(cfg)
-    curve = pd.DataFrame({"epoch": log["epoch"], "ab_theory": np.nan, "ab_trained": log["ab"]})
-    if cfg.init.kind == "diagonal":  # the reduced flow starts from (a0, b0)
-        taus = lr * log["epoch"].to_numpy(float)
-        curve["ab_theory"] = theory.reduced_flow(cfg.init.a0, cfg.init.b0, emp, dc.d, taus)["ab"]
+    curve = pd.DataFrame({"epoch": log["epoch"], "ab_theory": np.nan, "ab_discrete": np.nan,
+                          "ab_trained": log["ab"]})  # fmt: skip
     drift = np.abs(log["a2_minus_b2"] - log["a2_minus_b2"].iloc[0]).max() / log["a2_plus_b2"].max()
-
     metrics = {
         "ab": ab,
         "ab_opt_finite_T": s_pop,
@@ -87,6 +133,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFr
         "ab_rel_err_finite_T": abs(ab - s_pop) / s_pop,
         "ab_rel_err_train": abs(ab - s_train) / s_train,
         "gd_rel_err": out["gd_rel_err"],
+        "gd_rel_err_block_part": out["gd_rel_err_block_part"],
         "offblock_ratio": out["offblock_ratio"],
         "test_rel_mse": out["test_rel_mse"],
         "test_rel_mse_at_opt": theory.relative_loss_at_optimum(pop),
@@ -94,13 +141,33 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFr
         "a2b2_drift": float(drift),
         "train_wall_time_s": read_json(run_dir / "train.json")["wall_time_s"],
     }
-    if cfg.init.kind == "diagonal":
-        dev = np.max(np.abs(curve["ab_trained"] - curve["ab_theory"])) / s_train
-        metrics["theory_max_dev"] = float(dev)
+    if ic.kind == "diagonal":  # the reduced dynamics start from (a0, b0)
+        taus = lr * log["epoch"].to_numpy(float)
+        curve["ab_theory"] = theory.reduced_flow(ic.a0, ic.b0, emp, dc.d, taus)["ab"]
+        disc = theory.reduced_gd(ic.a0, ic.b0, emp, dc.d, lr, int(log["epoch"].iloc[-1]))
+        curve["ab_discrete"] = disc["ab"][log["epoch"].to_numpy(int)]
+        metrics["theory_max_dev"] = float(
+            np.max(np.abs(curve["ab_trained"] - curve["ab_theory"])) / s_train
+        )
+        metrics.update(reduced_references(ic.a0 * ic.b0, log, disc, test_emp, s_train))
+        kq0, pv0 = init_weights(dc.d, ic.kind, ic.a0, ic.b0, ic.std, cfg.seed)
+        metrics.update(gradient_noise_slopes(split_complex(kq0, pv0, np.float64), train_b))
     if dc.x1 != "ones":
         metrics["ab_limit_T_inf"] = theory.limit_infinite_T(dc.x1, dc.x1_scale)
-    if dc.x1 == "gaussian":  # the paper: ratio ~ ab * sigma^2
-        metrics["ratio_rel_dev_from_ab_var"] = abs(out["ratio"] / (ab * dc.x1_scale**2) - 1.0)
+    if dc.x1 == "gaussian":  # the paper: ratio ~ ab * sigma^2 (in expectation, at finite T too)
+        var, target = dc.x1_scale**2, s_pop * dc.x1_scale**2
+        metrics.update({
+            "ratio_rel_dev_from_ab_var": abs(out["ratio"] / (ab * var) - 1.0),
+            "ratio_rel_dev_from_ab_var_gd": abs(out["gd_ab_ratio"] / (ab * var) - 1.0),
+            "ratio_rel_dev_from_ab_var_exact": abs(1.0 / (ab * var) - 1.0),
+            "ratio_finite_T": target,
+            "ratio_rel_dev_finite_T": abs(out["ratio"] / target - 1.0),
+            "ratio_rel_dev_finite_T_gd": abs(out["gd_opt_ratio"] / target - 1.0),
+            "ratio_rel_dev_finite_T_exact": abs(1.0 / target - 1.0),
+            "test_mse_over_floor": out["test_rel_mse"] / metrics["test_rel_mse_at_opt"],
+            "test_mse_over_floor_gd": out["gd_opt_test_rel_mse"] / metrics["test_rel_mse_at_opt"],
+            "test_mse_over_floor_exact": out["exact_test_rel_mse"] / metrics["test_rel_mse_at_opt"],
+        })  # fmt: skip
     return metrics, curve
 
 

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import REPO_ROOT, config_hash, entry_point
-from common.io import load_npz, read_metrics
+from common.io import load_npz, read_csv, read_metrics
 from common.plotting import plt, save_table, savefig, set_theme
 from papers.mesa_optimization.aggregate import DIAGONAL_INITS
 
@@ -45,7 +45,9 @@ TABLE_COLUMNS = [
 AB_CAPTION = (
     "ab = mean_k Re[(W_KQ)_(d+k,k) (W_PV)_(k,k)] over training for {what}, for each diagonal init "
     "(solid), with the reduced two-parameter gradient flow integrated on the run's own training "
-    "set (dashed), the finite-T optimum of the reduced problem (dotted) and the paper's T -> "
+    "set (dashed), plain GD on the same reduced problem at the run's step size and epochs "
+    "(thin, densely dotted: what the trained run follows when the step is large), the finite-T "
+    "optimum of the reduced problem (dotted) and the paper's T -> "
     "infinity limit {limit} (dash-dot). The y-axis is cut at 1.5 times the larger of the two, "
     "so the large init (ab = 4) enters from above; a diverged run is flagged in its panel."
 )
@@ -128,8 +130,8 @@ def load_runs(cfg: DictConfig) -> dict[tuple[str, str], Run]:
             init,
             data.x1,
             float(data.x1_scale),
-            log=pd.read_csv(run_dir / "log.csv"),
-            theory=pd.read_csv(run_dir / "theory.csv"),
+            log=read_csv(run_dir / "log.csv"),
+            theory=read_csv(run_dir / "theory.csv"),
             weights=load_npz(run_dir / "params.npz"),
             metrics=read_metrics(run_dir / "metrics.json")[0],
         )
@@ -176,7 +178,7 @@ def plot_by_init(ax, groups: dict[str, list[Run]], series, positive: bool = Fals
 
 
 def plot_ab(ax, group: list[Run]) -> None:
-    """ab per init (solid) with the reduced flow (dashed) and the optima.
+    """ab per init (solid) with the reduced flow (dashed), reduced GD (dotted) and the optima.
 
     The y-axis is cut at 1.5 times the larger optimum; a diverged run is flagged in text.
     """
@@ -188,6 +190,7 @@ def plot_ab(ax, group: list[Run]) -> None:
         c = palette()[DIAGONAL_INITS.index(r.init)]
         ax.plot(r.log["epoch"], r.log["ab"], color=c, lw=1.8)
         ax.plot(r.theory["epoch"], r.theory["ab_theory"], color=c, ls="--", lw=1.2)
+        ax.plot(r.theory["epoch"], r.theory["ab_discrete"], color=c, ls=(0, (1, 1)), lw=0.9)
     diverged = [r.init for r in group if not np.isfinite(r.log["ab"].iloc[-1])]
     if diverged:
         text = f"diverged: init {', '.join(diverged)}"
@@ -201,6 +204,7 @@ def ab_legend(ax, group: list[Run], limit_tex: str | None) -> None:
     specs += [
         ("trained", "0.3", "-"),
         ("reduced flow", "0.3", "--"),
+        ("reduced GD (same steps)", "0.3", (0, (1, 1))),
         ("finite-$T$ optimum", "k", ":"),
     ]
     if limit_tex:

@@ -5,10 +5,14 @@ Positions t = 2..T-1 predict x_3..x_T. Gradient descent runs on the real and
 imaginary parts separately: that is gradient flow on C^n seen as R^{2n}, the same
 step a PyTorch complex optimizer takes (JAX's complex gradient would be conjugated).
 
-An epoch streams the precomputed C_t once forward and once backward, so it is
-memory-bound: arrays are kept as real pairs (float32 at laptop scale) with the
-N = m * (T - 2) positions flattened on the leading axis (C: (N, 2d, 2d)), the
-layout XLA's CPU batched matmul reads without a transpose.
+The data follow x_{t+1} = D x_t with D diagonal, so e_t = [D x_{t-1}; x_{t-1}] = A x_{t-1}
+for t >= 2 and C_t = e_1 e_1^H + A S_{t-1} A^H with S_t = sum_{i<=t} x_i x_i^H (d x d, a
+quarter of C_t). Only S is stored; an epoch scans the sequences in chunks (a few MB each)
+and computes loss and gradient by hand in one pass: forward C_t u_t, then C_t w_t for the
+backward, dL/dW_PV = sum_t r_t v_t^H and dL/dW_KQ = sum_t (C_t P^H r_t / rho_t) e_t^H
+(over m, r the residual, v_t = C_t W_KQ e_t / rho_t). Products with a weight matrix are
+real matrix products; the per-position ones are broadcast multiply-and-sum, which XLA's CPU
+backend fuses (its complex dot is slow at these sizes).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import numpy as np
 
 Params = dict[str, jax.Array]
 Batch = dict[str, jax.Array]
+
+#: entries of S per chunk of sequences (2**18 complex128 = 4 MB)
+CHUNK_ENTRIES = 2**18
 
 
 def complex_weights(params: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -50,60 +57,145 @@ def init_weights(d: int, kind: str, a0: float, b0: float, std: float, seed: int)
 
 
 def prepare(x: np.ndarray, dtype=np.float64) -> Batch:
-    """Precompute tokens, running sums C_t, 1/rho_t and targets for the T - 2 predicting positions.
+    """Chunked sequences x (m, T, d), the running sums S_{t-1} of the T - 2 predicting
+    positions (m, T - 2, d, d) and the rotations D (m, d).
 
-    Positions flattened on the leading axis: index n = sequence * (T - 2) + (t - 2).
+    Leading axes (chunk, sequence in chunk); the last chunk is padded with zero sequences,
+    which add nothing to any sum. ``m`` holds the number of real sequences.
     """
-    from papers.mesa_optimization.data import embed
+    m, T, d = x.shape
+    start = np.where(x[:, 0] != 0, x[:, 0], 1.0)
+    rot = np.where(x[:, 0] != 0, x[:, 1] / start, 1.0)  # D, per sequence
+    if not np.allclose(x[:, 1:], rot[:, None] * x[:, :-1], rtol=0, atol=1e-9 * np.abs(x).max()):
+        raise ValueError("prepare: sequences must follow x_{t+1} = D x_t with D diagonal")
+    positions = T - 2
+    size = max(1, min(m, CHUNK_ENTRIES // (positions * d * d)))
+    chunks = -(-m // size)
+    pad = chunks * size - m
+    cdtype = np.result_type(dtype, np.complex64)
 
-    m, T, _ = x.shape
-    e = embed(x)
-    c = np.cumsum(e[:, :, :, None] * e[:, :, None, :].conj(), axis=1)
-    pos = np.arange(1, T - 1)  # 0-based index of t = 2..T-1; rho_t = t - 1 = index
+    def chunked(a):
+        a = np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)]) if pad else a
+        return jnp.asarray(a.reshape(chunks, size, *a.shape[1:]), dtype=cdtype)
 
-    def flat(a):  # (m, P, ...) -> (m * P, ...)
-        return a.reshape(m * len(pos), *a.shape[2:])
-
-    cp, ep, yp = flat(c[:, pos]), flat(e[:, pos]), flat(x[:, pos + 1])
-    arrays = {
-        "cr": cp.real, "ci": cp.imag, "er": ep.real, "ei": ep.imag, "yr": yp.real, "yi": yp.imag,
-        "inv_rho": np.tile(1.0 / pos, m),
-    }  # fmt: skip
-    return {k: jnp.asarray(v, dtype=dtype) for k, v in arrays.items()}
+    # s is the largest array of a run: built in place, padding included, no copy but JAX's
+    s = np.zeros((chunks * size, positions, d, d), complex)
+    np.multiply(x[:, :positions, :, None], x[:, :positions, None, :].conj(), out=s[:m])
+    np.cumsum(s[:m], axis=1, out=s[:m])
+    s = jnp.asarray(s.reshape(chunks, size, positions, d, d), dtype=cdtype)
+    return {"s": s, "x": chunked(x), "rot": chunked(rot), "m": jnp.asarray(m, dtype)}
 
 
-def _matvec(a_re, a_im, v_re, v_im):
-    """Complex product of a fixed (i, j) matrix with an (N, j) array of vectors."""
-    return v_re @ a_re.T - v_im @ a_im.T, v_im @ a_re.T + v_re @ a_im.T
+def _tokens_and_targets(c: Batch) -> tuple[jax.Array, jax.Array]:
+    """e_t = [x_t; x_{t-1}] and x_{t+1} at the predicting positions of one chunk."""
+    x = c["x"]
+    return jnp.concatenate([x[:, 1:-1], x[:, :-2]], axis=-1), x[:, 2:]
 
 
-def predict(params: Params, batch: Batch) -> tuple[jax.Array, jax.Array]:
-    """(Re, Im) of yhat, each (N, d)."""
-    ur, ui = _matvec(params["kq_re"], params["kq_im"], batch["er"], batch["ei"])
-    cr, ci = batch["cr"], batch["ci"]
-    vr = jnp.einsum("nij,nj->ni", cr, ur) - jnp.einsum("nij,nj->ni", ci, ui)
-    vi = jnp.einsum("nij,nj->ni", cr, ui) + jnp.einsum("nij,nj->ni", ci, ur)
-    pr, pi = _matvec(params["pv_re"], params["pv_im"], vr, vi)
-    return pr * batch["inv_rho"][:, None], pi * batch["inv_rho"][:, None]
+def _complex(params: Params) -> tuple[jax.Array, jax.Array]:
+    return params["kq_re"] + 1j * params["kq_im"], params["pv_re"] + 1j * params["pv_im"]
+
+
+def _mv(mat: jax.Array, vec: jax.Array) -> jax.Array:
+    """mat @ vec over the trailing axis, broadcast over leading ones (fused by XLA)."""
+    return jnp.sum(mat * vec[..., None, :], axis=-1)
+
+
+def _times(mat: jax.Array, vec: jax.Array) -> jax.Array:
+    """mat @ vec over the trailing axis for one matrix shared by all positions, as real
+    matrix products (XLA's CPU backend runs those as BLAS-like kernels)."""
+    mr, mi, vr, vi = mat.real, mat.imag, vec.real, vec.imag
+    return (vr @ mr.T - vi @ mi.T) + 1j * (vr @ mi.T + vi @ mr.T)
+
+
+def _gram(a: jax.Array, b: jax.Array) -> jax.Array:
+    """sum over all positions of a b^H, as real matrix products."""
+    a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
+    return (ar.T @ br + ai.T @ bi) + 1j * (ai.T @ br - ar.T @ bi)
+
+
+def targets(batch: Batch) -> jax.Array:
+    """x_{t+1} at the predicting positions, shaped like ``predict``'s output."""
+    return batch["x"][:, :, 2:]
+
+
+def _running_sum_times(c: Batch, vec: jax.Array) -> jax.Array:
+    """C_t vec_t / rho_t for one chunk: vec (size, T - 2, 2d) -> same shape."""
+    d = c["x"].shape[-1]
+    x1, rot = c["x"][:, :1], c["rot"][:, None, :]
+    top, bottom = vec[..., :d], vec[..., d:]
+    first = jnp.sum(x1.conj() * top, axis=-1, keepdims=True)  # e_1^H vec (e_1 = [x_1; 0])
+    z = _mv(c["s"], rot.conj() * top + bottom)  # S_{t-1} A^H vec
+    inv_rho = 1.0 / jnp.arange(1, vec.shape[1] + 1, dtype=vec.real.dtype)[:, None]
+    return jnp.concatenate([x1 * first + rot * z, z], axis=-1) * inv_rho
+
+
+def _chunk_prediction(kq: jax.Array, pv: jax.Array, c: Batch) -> tuple[jax.Array, jax.Array]:
+    """(yhat, v) of one chunk, v_t = C_t W_KQ e_t / rho_t."""
+    v = _running_sum_times(c, _times(kq, _tokens_and_targets(c)[0]))
+    return _times(pv, v), v
+
+
+def predict(params: Params, batch: Batch) -> jax.Array:
+    """Complex yhat, (chunks, sequences per chunk, T - 2, d)."""
+    kq, pv = _complex(params)
+    return jax.lax.map(lambda c: _chunk_prediction(kq, pv, c)[0], _per_chunk(batch))
 
 
 def loss(params: Params, batch: Batch) -> jax.Array:
     """1/2 sum_t sum_k |yhat - x_{t+1}|^2 averaged over sequences (the paper's loss)."""
-    pr, pi = predict(params, batch)
-    m = jnp.sum(batch["inv_rho"] == 1.0)  # one position with rho_t = 1 per sequence
-    return 0.5 * jnp.sum((pr - batch["yr"]) ** 2 + (pi - batch["yi"]) ** 2) / m
+    r = predict(params, batch) - targets(batch)
+    return 0.5 * jnp.sum(r.real**2 + r.imag**2) / batch["m"]
 
 
-def gd_one_step_prediction(batch: Batch, eta) -> tuple[jax.Array, jax.Array]:
+def _chunk_terms(kq: jax.Array, pv: jax.Array, c: Batch):
+    """Residual r, v, q = C_t W_PV^H r_t / rho_t and tokens e of one chunk (the gradient's
+    factors: dL/dW_PV = sum r v^H, dL/dW_KQ = sum q e^H, before dividing by m)."""
+    e, y = _tokens_and_targets(c)
+    pred, v = _chunk_prediction(kq, pv, c)
+    r = pred - y
+    return r, v, _running_sum_times(c, _times(pv.conj().T, r)), e
+
+
+def loss_and_grad(params: Params, batch: Batch) -> tuple[jax.Array, Params]:
+    """The loss and its gradient with respect to the real/imaginary pairs, in one pass."""
+    kq, pv = _complex(params)
+
+    def chunk(acc, c):
+        r, v, q, e = _chunk_terms(kq, pv, c)
+        value = 0.5 * jnp.sum(r.real**2 + r.imag**2)
+        return (acc[0] + value, acc[1] + _gram(q, e), acc[2] + _gram(r, v)), None
+
+    zero = (jnp.zeros((), kq.real.dtype), jnp.zeros_like(kq), jnp.zeros_like(pv))
+    (value, g_kq, g_pv), _ = jax.lax.scan(chunk, zero, _per_chunk(batch))
+    m = batch["m"]
+    grads = {"kq_re": g_kq.real, "kq_im": g_kq.imag, "pv_re": g_pv.real, "pv_im": g_pv.imag}
+    return value / m, {k: (g / m).astype(params[k].dtype) for k, g in grads.items()}
+
+
+def per_sequence_grads(params: Params, batch: Batch) -> tuple[jax.Array, jax.Array]:
+    """Complex gradient of each sequence's loss: (chunks, size, 2d, 2d) for W_KQ and
+    (chunks, size, d, 2d) for W_PV (their mean over the m sequences is ``loss_and_grad``'s)."""
+    kq, pv = _complex(params)
+
+    def chunk(c):
+        r, v, q, e = _chunk_terms(kq, pv, c)
+        return jnp.einsum("spi,spj->sij", q, e.conj()), jnp.einsum("spi,spj->sij", r, v.conj())
+
+    return jax.lax.map(chunk, _per_chunk(batch))
+
+
+def gd_one_step_prediction(batch: Batch, eta) -> jax.Array:
     """Prediction after one GD step from W=0 on sum_{i<t} ||x_{i+1} - W x_i||^2, step eta/rho_t.
 
-    W_1 x_t = (eta / rho_t) sum_{i=2}^{t} x_i x_{i-1}^H x_t, read off the top-right block of C_t.
-    ``eta`` is a scalar or a per-coordinate vector (d,). Returns (Re, Im), each (N, d).
+    W_1 x_t = (eta / rho_t) sum_{i=2}^{t} x_i x_{i-1}^H x_t = (eta / rho_t) D S_{t-1} x_t.
+    ``eta`` is a scalar or a per-coordinate vector (d,). Complex, shaped like ``predict``.
     """
-    d = batch["yr"].shape[1]
-    br, bi = batch["cr"][:, :d, d:], batch["ci"][:, :d, d:]
-    xr, xi = batch["er"][:, :d], batch["ei"][:, :d]
-    sr = jnp.einsum("nij,nj->ni", br, xr) - jnp.einsum("nij,nj->ni", bi, xi)
-    si = jnp.einsum("nij,nj->ni", br, xi) + jnp.einsum("nij,nj->ni", bi, xr)
-    scale = jnp.reshape(jnp.asarray(eta), (1, -1)) * batch["inv_rho"][:, None]
-    return sr * scale, si * scale
+    xt = batch["x"][:, :, 1:-1]
+    inv_rho = 1.0 / jnp.arange(1, xt.shape[2] + 1, dtype=xt.real.dtype)[:, None]
+    return jnp.asarray(eta) * batch["rot"][:, :, None, :] * _mv(batch["s"], xt) * inv_rho
+
+
+def _per_chunk(batch: Batch) -> Batch:
+    return {k: v for k, v in batch.items() if k != "m"}

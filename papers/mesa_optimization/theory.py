@@ -89,3 +89,28 @@ def max_curvature(
     diag_sum, diag_diff = (a**2 + b**2) * dd, (b**2 - a**2) * dd
     off = 2 * a * b * dd - n
     return float(np.max(0.5 * diag_sum + np.sqrt(0.25 * diag_diff**2 + off**2)) / d)
+
+
+def reduced_gd(
+    a0: float, b0: float, moments: dict[str, float], d: int, lr: float, epochs: int
+) -> dict[str, np.ndarray]:
+    """Plain gradient descent on the reduced problem (the flow's right-hand side times lr):
+    a, b, ab and a^2 - b^2 after 0..epochs steps. Unlike the flow it does not conserve
+    a^2 - b^2: one step multiplies it by 1 - lr^2 g^2, g = (ab D - N) / d."""
+    n, dd = moments["N"], moments["D"]
+    a, b = np.empty(epochs + 1), np.empty(epochs + 1)
+    a[0], b[0] = a0, b0
+    for k in range(epochs):
+        g = (a[k] * b[k] * dd - n) / d
+        a[k + 1], b[k + 1] = a[k] - lr * b[k] * g, b[k] - lr * a[k] * g
+    return {"a": a, "b": b, "ab": a * b, "a2_minus_b2": a**2 - b**2}
+
+
+def reduced_rel_loss(moments: dict[str, float], s: float) -> float:
+    """Loss of the one-step GD predictor with step s relative to the zero predictor's."""
+    return (s**2 * moments["D"] - 2 * s * moments["N"] + moments["K"]) / moments["K"]
+
+
+def log_slope(sizes: np.ndarray, values: np.ndarray) -> float:
+    """Least-squares slope of log(values) against log(sizes)."""
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])

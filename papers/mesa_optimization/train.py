@@ -12,6 +12,7 @@ The data are generated in-process from the seed: ``run.data_dir`` is not used.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,30 @@ def load_batches(cfg: DictConfig, dtype) -> tuple[dict, dict]:
     )
 
 
+def make_step(lr: float):
+    """One full-batch GD step (optax.sgd: no momentum, no weight decay), compiled.
+
+    step(params, batch) -> (new params, weight_stats of the old params). The batch is an
+    argument, not a closed-over constant (XLA would try to fold it); the params' buffers
+    are donated (the step overwrites them in place).
+    """
+    import jax
+    import optax
+
+    from papers.mesa_optimization import diagnostics as dg
+    from papers.mesa_optimization.model import loss_and_grad
+
+    optimizer = optax.sgd(lr)
+
+    @partial(jax.jit, donate_argnums=0)
+    def step(params, batch):
+        value, grads = loss_and_grad(params, batch)
+        updates, _ = optimizer.update(grads, optimizer.init(params), params)
+        return optax.apply_updates(params, updates), dg.weight_stats(params, value)
+
+    return step
+
+
 def checkpoint(cfg: DictConfig, out: Path) -> Checkpoint:
     """The run's checkpoint, valid only under the same config (up to ``NOT_HASHED``)."""
     return Checkpoint(
@@ -75,7 +100,6 @@ def checkpoint(cfg: DictConfig, out: Path) -> Checkpoint:
 def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Run gradient descent; return initial and final complex weights and the per-epoch log."""
     import jax
-    import optax
 
     from papers.mesa_optimization import diagnostics as dg
     from papers.mesa_optimization.model import complex_weights, init_weights, loss, split_complex
@@ -87,14 +111,7 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
     train_b, test_b = load_batches(cfg, dtype)
     lr, epochs = effective_schedule(cfg)
 
-    optimizer = optax.sgd(lr)  # plain full-batch GD: no momentum, no weight decay
-
-    @jax.jit  # batches are arguments, not closed-over constants: XLA would try to fold them
-    def step(params, batch):
-        value, grads = jax.value_and_grad(loss)(params, batch)
-        updates, _ = optimizer.update(grads, optimizer.init(params), params)
-        return optax.apply_updates(params, updates), dg.weight_stats(params, value)
-
+    step = make_step(lr)
     test_stats = jax.jit(dg.test_stats)
 
     ic = cfg.init
@@ -107,20 +124,21 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
         start, rows = resumed.step, list(resumed.extra)
         params = {k: jax.numpy.asarray(v, dtype=dtype) for k, v in resumed.state.items()}
 
-    def record(epoch, params, stats):
-        row = {"epoch": epoch, **{k: float(v) for k, v in stats.items()}}
-        if epoch % cfg.train.test_every == 0 or epoch == epochs:
-            row.update({k: float(v) for k, v in test_stats(params, test_b).items()})
-        rows.append(row)
+    def tested(epoch, params):  # before the step: it donates (overwrites) the params
+        due = epoch % cfg.train.test_every == 0 or epoch == epochs
+        return {k: float(v) for k, v in test_stats(params, test_b).items()} if due else {}
+
+    def record(epoch, stats, test):
+        rows.append({"epoch": epoch, **{k: float(v) for k, v in stats.items()}, **test})
 
     bar = Progress(epochs, desc="epochs", initial=start)
     for epoch in range(start, epochs):
-        new_params, stats = step(params, train_b)
-        record(epoch, params, stats)
-        params = new_params
+        test = tested(epoch, params)
+        params, stats = step(params, train_b)
+        record(epoch, stats, test)
         bar.update(epoch + 1, loss=rows[-1]["loss"])
         ckpt.maybe_save(epoch + 1, lambda p=params: {k: np.asarray(v) for k, v in p.items()}, rows)
-    record(epochs, params, dg.weight_stats(params, loss(params, train_b)))
+    record(epochs, dg.weight_stats(params, loss(params, train_b)), tested(epochs, params))
     kq, pv = complex_weights(params)
     return {"kq": kq, "pv": pv, "kq0": kq0, "pv0": pv0}, pd.DataFrame(rows)
 

@@ -18,8 +18,9 @@ MESA_SWEEP = cached_config(MESA, (f"scale={SCALE}",)).sweep
 MESA_RUNS = mesa_sweep_runs(MESA_SWEEP)
 #: figures.py reads every run of the first seed
 MESA_FIGURE_SEEDS = list(MESA_SWEEP.seeds[:1])
-#: per scale: (train mem_mb, train runtime in minutes); gpu only at paper scale.
-MESA_RES = {"smoke": (600, 2), "cpu": (1200, 5), "paper": (24000, 60)}[SCALE]
+#: per scale: (train/evaluate mem_mb, runtime in minutes). Paper: one run's peak resident
+#: memory is about 1.7 GB (python -m papers.mesa_optimization.bench), so two jobs fit 4 GB.
+MESA_RES = {"smoke": (600, 2), "cpu": (1200, 5), "paper": (2000, 20)}[SCALE]
 
 
 wildcard_constraints:
@@ -43,7 +44,6 @@ rule mesa_optimization_train:
     resources:
         mem_mb=MESA_RES[0],
         runtime=MESA_RES[1],
-        gpu=int(SCALE == "paper"),
     params:
         cfg_hash=lambda w: cached_hash(MESA, mesa_overrides(SCALE, w)),
         overrides=lambda w: " ".join(mesa_overrides(SCALE, w)),

@@ -12,39 +12,82 @@ from papers.mesa_optimization.model import (
     gd_one_step_prediction,
     init_weights,
     loss,
+    loss_and_grad,
     predict,
     prepare,
     split_complex,
+    targets,
 )
 
 jax.config.update("jax_enable_x64", True)
 
 
+def _reference_loss(params, x):
+    """The loss from the running sums C_t built explicitly (the earlier, memory-bound layout)."""
+    e = embed(x)
+    c = jnp.cumsum(e[:, :, :, None] * e[:, :, None, :].conj(), axis=1)[:, 1:-1]
+    kq = params["kq_re"] + 1j * params["kq_im"]
+    pv = params["pv_re"] + 1j * params["pv_im"]
+    inv_rho = 1.0 / jnp.arange(1, x.shape[1] - 1)[:, None]
+    v = jnp.einsum("mtij,jk,mtk->mti", c, kq, e[:, 1:-1]) * inv_rho
+    r = v @ pv.T - x[:, 2:]
+    return 0.5 * jnp.sum(jnp.abs(r) ** 2) / x.shape[0]
+
+
+def _random_params(rng, d, scale=0.3):
+    kq = scale * (rng.standard_normal((2 * d, 2 * d)) + 1j * rng.standard_normal((2 * d, 2 * d)))
+    pv = scale * (rng.standard_normal((d, 2 * d)) + 1j * rng.standard_normal((d, 2 * d)))
+    return split_complex(kq, pv)
+
+
 def test_prediction_matches_direct_complex_formula():
     """predict() equals yhat_t = W_PV E_t E_t^H W_KQ e_t / (t-1), computed naively in complex."""
     rng = np.random.default_rng(0)
-    x = sample_sequences(1, "train", 3, 7, 2, "gaussian", 1.0)
+    x = sample_sequences(1, "train", 3, 7, 2, "sparse", 1.0)
     kq = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
     pv = rng.standard_normal((2, 4)) + 1j * rng.standard_normal((2, 4))
-    pr, pi = predict(split_complex(kq, pv), prepare(x))
+    pred = np.asarray(predict(split_complex(kq, pv), prepare(x))).reshape(-1, 5, 2)[:3]
     e = embed(x)
-    expected = []
+    expected = np.zeros_like(pred)
     for s in range(3):
         for t in range(1, 6):  # 0-based index of t = 2..T-1
             big_e = e[s, : t + 1].T
-            expected.append(pv @ big_e @ big_e.conj().T @ kq @ e[s, t] / t)
-    np.testing.assert_allclose(pr + 1j * pi, np.array(expected), rtol=1e-12)
+            expected[s, t - 1] = pv @ big_e @ big_e.conj().T @ kq @ e[s, t] / t
+    np.testing.assert_allclose(pred, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "sparse", "ones"])
+def test_chunked_loss_and_gradient_match_explicit_running_sums(monkeypatch, kind):
+    """loss_and_grad (hand-written, chunked, padded) equals jax.grad of the explicit-C_t loss."""
+    import papers.mesa_optimization.model as model
+
+    monkeypatch.setattr(model, "CHUNK_ENTRIES", 3 * 10 * 9)  # 3 sequences a chunk: 7 = 3+3+1
+    x = sample_sequences(5, "train", 7, 12, 3, kind, 1.5)
+    params = _random_params(np.random.default_rng(2), 3)
+    batch = prepare(x)
+    assert batch["s"].shape[:2] == (3, 3)
+    value, grads = jax.jit(loss_and_grad)(params, batch)
+    ref_value, ref_grads = jax.value_and_grad(_reference_loss)(params, jnp.asarray(x))
+    assert float(value) == pytest.approx(float(ref_value), rel=1e-12)
+    assert float(loss(params, batch)) == pytest.approx(float(ref_value), rel=1e-12)
+    scale = max(float(jnp.abs(g).max()) for g in ref_grads.values())
+    for name, g in ref_grads.items():
+        np.testing.assert_allclose(grads[name], g, rtol=0, atol=1e-12 * scale)
+
+
+def test_prepare_rejects_sequences_of_another_system():
+    x = sample_sequences(1, "train", 3, 6, 2, "gaussian", 1.0)
+    x[1, 4] += 0.1
+    with pytest.raises(ValueError, match="x_.t\\+1. = D x_t"):
+        prepare(x)
 
 
 def test_real_pair_gradient_matches_finite_differences():
     """GD on (Re, Im) pairs: the gradient is (d loss / d Re, d loss / d Im), checked numerically."""
-    rng = np.random.default_rng(1)
     x = sample_sequences(2, "train", 4, 8, 2, "gaussian", 1.0)
     batch = prepare(x)
-    kq = 0.3 * (rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4)))
-    pv = 0.3 * (rng.standard_normal((2, 4)) + 1j * rng.standard_normal((2, 4)))
-    params = split_complex(kq, pv)
-    grads = jax.grad(loss)(params, batch)
+    params = _random_params(np.random.default_rng(1), 2)
+    grads = loss_and_grad(params, batch)[1]
     h = 1e-6
     for name in ("kq_re", "kq_im", "pv_re", "pv_im"):
         for idx in [(0, 1), (1, 2), (1, 0)]:
@@ -74,15 +117,12 @@ def test_hand_built_model_is_one_gd_step():
     batch = prepare(x)
     kq, pv = init_weights(3, "diagonal", 0.7, 1.3, 1.0, 0)
     params = split_complex(kq, pv)
-    pr, pi = predict(params, batch)
-    gr, gi = gd_one_step_prediction(batch, float(dg.ab(params)))
-    np.testing.assert_allclose(np.asarray(pr), gr, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(pi), gi, atol=1e-12)
+    gd = np.asarray(gd_one_step_prediction(batch, float(dg.ab(params))))
+    np.testing.assert_allclose(np.asarray(predict(params, batch)), gd, atol=1e-12)
     # and the GD step is the least-squares gradient step written from the sequence itself
     w1 = sum(np.outer(x[0, i], x[0, i - 1].conj()) for i in range(1, 4))  # i = 2..t, t = 4
-    np.testing.assert_allclose(
-        (gr + 1j * gi)[2], 0.7 * 1.3 * w1 @ x[0, 3] / 3, atol=1e-12
-    )  # row 2 = sequence 0, t = 4 (rho = 3)
+    np.testing.assert_allclose(gd[0, 0, 2], 0.7 * 1.3 * w1 @ x[0, 3] / 3, atol=1e-12)
+    # position 2 of sequence 0 is t = 4 (rho = 3)
 
 
 def test_reduced_flow_conserves_a2_minus_b2_and_reaches_optimum():
@@ -106,9 +146,9 @@ def test_analytic_moments_match_monte_carlo():
     """Population N, D agree with the same sums on many sampled sequences."""
     x = sample_sequences(4, "train", 20000, 12, 3, "gaussian", 1.0)
     batch = prepare(x)
-    gr, gi = gd_one_step_prediction(batch, 1.0)
-    n_emp = np.sum(gr * np.asarray(batch["yr"]) + gi * np.asarray(batch["yi"])) / 20000
-    d_emp = np.sum(gr**2 + gi**2) / 20000
+    gd, y = np.asarray(gd_one_step_prediction(batch, 1.0)), np.asarray(targets(batch))
+    n_emp = np.sum(np.real(gd * y.conj())) / 20000
+    d_emp = np.sum(np.abs(gd) ** 2) / 20000
     mom = theory.analytic_moments("gaussian", 1.0, 3, 12)
     assert n_emp == pytest.approx(mom["N"], rel=0.05)
     assert d_emp == pytest.approx(mom["D"], rel=0.08)
@@ -126,3 +166,41 @@ def test_data_families():
     assert not np.allclose(a, sample_sequences(9, "test", 4, 5, 2, "gaussian", 1.0))
     with pytest.raises(ValueError, match="data.x1"):
         sample_sequences(0, "train", 2, 3, 2, "laplace", 1.0)
+
+
+def test_reduced_gd_step_scales_a2_minus_b2_and_tracks_the_flow():
+    """Plain GD multiplies a^2 - b^2 by 1 - lr^2 g^2 per step; at small steps it is the flow."""
+    mom = theory.analytic_moments("gaussian", 1.0, 5, 40)
+    lr = 0.5 / theory.max_curvature(2.0, 2.0, mom, 5, np.linspace(0, 1, 50))
+    gd = theory.reduced_gd(2.0, 2.0 + 1e-3, mom, 5, lr, 3)
+    g = (gd["ab"][:-1] * mom["D"] - mom["N"]) / 5
+    np.testing.assert_allclose(gd["a2_minus_b2"][1:], gd["a2_minus_b2"][:-1] * (1 - lr**2 * g**2))
+    assert theory.reduced_gd(0.5, 1.5, mom, 5, lr, 2000)["ab"][-1] == pytest.approx(
+        theory.optimum(mom), rel=1e-9
+    )
+    small = lr / 100
+    fine = theory.reduced_gd(0.5, 1.5, mom, 5, small, 1000)["ab"]
+    flow = theory.reduced_flow(0.5, 1.5, mom, 5, small * np.arange(1001))["ab"]
+    assert np.max(np.abs(fine - flow)) < 1e-2 * np.max(np.abs(flow - flow[0]))
+
+
+def test_subset_rms_slope_tells_zero_mean_noise_from_a_mean():
+    """The C1a instrument: slope -1/2 for zero-mean terms, about 0 once a mean dominates."""
+    rng = np.random.default_rng(3)
+    noise = rng.standard_normal((4096, 6)) + 1j * rng.standard_normal((4096, 6))
+    assert theory.log_slope(*dg.subset_rms(noise, 5)) == pytest.approx(-0.5, abs=0.1)
+    assert theory.log_slope(*dg.subset_rms(noise + 2.0, 5)) == pytest.approx(0.0, abs=0.1)
+
+
+def test_offblock_gradient_is_the_mean_of_per_sequence_terms():
+    x = sample_sequences(6, "train", 5, 9, 2, "ones", 1.0)
+    batch = prepare(x)
+    params = _random_params(np.random.default_rng(4), 2)
+    per_seq = dg.offblock_gradients(params, batch)
+    grads = loss_and_grad(params, batch)[1]
+    masks = dg.offblock_masks(2)
+    full = [
+        np.asarray(grads[f"{n}_re"] + 1j * grads[f"{n}_im"])[np.asarray(masks[n]) > 0]
+        for n in ("kq", "pv")
+    ]
+    np.testing.assert_allclose(per_seq.mean(axis=0), np.concatenate(full), atol=1e-12)

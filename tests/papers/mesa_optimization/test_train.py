@@ -159,3 +159,24 @@ def test_aggregate_cli_writes_only_finite_metrics(tmp_path):
     main(["--out", str(tmp_path / "m.json"), *map(str, paths)])
     data = json.loads((tmp_path / "m.json").read_text())
     assert data["gd_rel_err_min.ones"] == [0.3] and "offblock_ratio_min.ones" not in data
+
+
+def test_aggregate_comparative_ratios_and_their_null(tmp_path):
+    paths = [
+        _run(tmp_path, "ones-small-seed0", offblock_ratio=0.4, gd_rel_err=0.6),
+        _run(tmp_path, "gauss_s1-small-seed0", offblock_ratio=0.05, gd_rel_err=0.02),
+        _run(tmp_path, "gauss_s2-small-seed0", offblock_ratio=0.1, gd_rel_err=0.03),
+    ]
+    out = aggregate(paths)
+    assert out["offblock_ones_over_gauss"] == [pytest.approx(4.0)]
+    assert out["offblock_gauss_s1_over_gauss"] == [pytest.approx(0.5)]  # the null: <= 1
+    assert out["gd_err_ones_over_gauss"] == [pytest.approx(20.0)]
+
+
+def test_bench_rejects_nonsense_in_one_line(capsys):
+    from papers.mesa_optimization.bench import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--epochs", "0"])
+    assert exc.value.code == 2
+    assert "--epochs" in capsys.readouterr().err
