@@ -4,9 +4,10 @@ python -m papers.reversal_curse.data scale=cpu run.out_dir=results/cpu/reversal_
 Synthetic (cpu, smoke): generates three subsets of facts (NameToDescription "p2d",
 DescriptionToName "d2p", Both) and writes them as the paper's JSONL lines
 ``{"prompt", "completion"}`` (plus ``name`` and ``description`` fields that the encoder and
-reverse-training variants use). Released (paper scale): validates the paper's files in
-``run.data_dir`` and copies them. Either way the run directory then holds
-``all_prompts_train.jsonl`` and one ``<set>.jsonl`` per test set.
+reverse-training variants use), with the authors' ``_randomized`` controls. Released (paper
+scale): validates the paper's files in ``run.data_dir`` and copies them. Either way the run
+directory then holds ``all_prompts_train.jsonl`` and one ``<set>.jsonl`` per test set;
+``people`` reads each subset's people from them (the candidates of the name tests).
 """
 
 from __future__ import annotations
@@ -24,13 +25,18 @@ from common.io import atomic_path, write_json
 from papers.reversal_curse.schema import validate
 
 TRAIN_FILE = "all_prompts_train.jsonl"
-#: The paper's released Experiment-1 test files (june_version_7921032488), then its per-subset
-#: training files (the trained direction in training templates), read when present.
+#: The seven test files the authors evaluate (KEYS_WE_CARE_ABOUT of their evaluator), then
+#: their validation prompts (bare first names) and per-subset training files, read when present.
 RELEASED_TEST_FILES = (
     "p2d_prompts_test", "d2p_prompts_test", "both_prompts_test", "p2d_reverse_prompts_test",
-    "d2p_reverse_prompts_test", "p2d_reverse_prompts_test_randomized", "validation_prompts",
+    "d2p_reverse_prompts_test", "p2d_reverse_prompts_test_randomized",
+    "d2p_reverse_prompts_test_randomized", "validation_prompts",
     "p2d_prompts_train", "d2p_prompts_train", "both_prompts_train",
 )  # fmt: skip
+#: Sets whose completions are other facts' entities: scored by mean log-probability only.
+RANDOMIZED_SUFFIX = "_randomized"
+#: Released files whose completions are a subset's bare names: the people of that subset.
+NAME_FILES = {"p2d": "p2d_reverse_prompts_test", "d2p": "d2p_prompts_test"}
 
 # Name-first ("p2d") templates: the prompt; the description is the completion.
 P2D_TEMPLATES = (
@@ -143,6 +149,7 @@ def synthetic_sets(cfg: DictConfig) -> dict[str, list[Example]]:
             f"train_templates >= 1; got {k} and {h}"
         )
     facts = make_facts(dc.facts_per_subset, dc.data_seed)
+    rng = np.random.default_rng([dc.data_seed, 1])
     tmpl = {"p2d": P2D_TEMPLATES, "d2p": D2P_TEMPLATES}
     train_t = {d: t[:k] for d, t in tmpl.items()}
     held_t = {d: t[k : k + h] for d, t in tmpl.items()}
@@ -160,9 +167,61 @@ def synthetic_sets(cfg: DictConfig) -> dict[str, list[Example]]:
         sets[f"{d}_prompts_test"] = rows(d, held_t[d])
         sets[f"{d}_reverse_prompts_test"] = rows(d, train_t[other[d]])
         sets[f"{d}_reverse_prompts_heldout"] = rows(d, held_t[other[d]])
+        sets[f"{d}_reverse_prompts_test{RANDOMIZED_SUFFIX}"] = randomized(
+            sets[f"{d}_reverse_prompts_test"], rng
+        )
         sets[f"both_{d}_prompts_train"] = rows("both", train_t[d])
         sets[f"both_{d}_prompts_test"] = rows("both", held_t[d])
     return {name: examples for name, examples in sets.items() if examples}
+
+
+def randomized(examples: list[Example], rng: np.random.Generator) -> list[Example]:
+    """The authors' ``_randomized`` control: each completion replaced by that of another fact.
+
+    Every prompt keeps its own entity fields; its completion is drawn from the set's other facts.
+    """
+    facts = sorted({(ex.name, ex.description) for ex in examples})
+    completions = {f: {} for f in facts}
+    for ex in examples:
+        completions[ex.name, ex.description][ex.prompt] = ex.completion
+    out = []
+    for ex in examples:
+        own = facts.index((ex.name, ex.description))
+        other = facts[(own + rng.integers(1, len(facts))) % len(facts)]
+        completion = next(iter(completions[other].values()))
+        out.append(Example(ex.prompt, completion, ex.name, ex.description))
+    return out
+
+
+def people(sets: dict[str, list[Example]], subset: str) -> list[str]:
+    """The names of a subset's people (30 per subset in the paper), sorted.
+
+    Generated data: the name fields of the subset's sets (stems starting with ``<subset>_``).
+    Released data: the completions of the subset's bare-name file (``NAME_FILES``); never the
+    distinct completions of a training file, which vary per template (" Uriah Hawthorne." and
+    " Uriah Hawthorne now enjoys a quite life.").
+    """
+    own = [ex for stem, exs in sets.items() if stem.split("_")[0] == subset for ex in exs]
+    names = {ex.name for ex in own if ex.name}
+    if not names and NAME_FILES.get(subset) in sets:
+        names = {ex.completion.strip() for ex in sets[NAME_FILES[subset]]}
+    if not names:
+        raise UserError(
+            f"no people for subset {subset!r}: need name fields or {NAME_FILES.get(subset)}.jsonl"
+        )
+    return sorted(names)
+
+
+def gold_name(ex: Example, names: list[str]) -> str:
+    """The person an example's completion names: its name field, else the longest name that
+    starts the stripped completion (case-insensitive, the authors' rule)."""
+    if ex.name:
+        return ex.name
+    text = ex.completion.strip().lower()
+    hits = [n for n in names if text.startswith(n.lower())]
+    if not hits:
+        raise UserError(f"completion {ex.completion!r} names none of the subset's people")
+    return max(hits, key=len)
 
 
 def write_jsonl(path: str | Path, examples: list[Example]) -> None:
@@ -181,8 +240,12 @@ def read_jsonl(path: str | Path) -> list[Example]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"missing data file: {path}")
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     examples = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

@@ -3,12 +3,15 @@
 python -m papers.reversal_curse.evaluate scale=cpu variant=decoder seed=0 \
     run.data_dir=results/cpu/reversal_curse/data \
     run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
-Decoders: exact match of the greedy completion (``acc.<set>``); on the name sets of
-``eval.name_sets`` also the log-probability of the correct vs a random name of the same set
-(paired t-test over facts: ``logp_gap``, ``logp_p``, ``p_gt_005``, ``p_lt_1e6``) and the
-mean reciprocal rank of the correct name among all the set's names (``mrr``). Encoders:
-fill-in of the masked name and of the masked description (``fill_name``, ``fill_desc``).
-Writes ``metrics.json`` and ``scores.npz`` (per-fact log-probabilities for the figures).
+Decoders, as the authors' evaluator: the mean log-probability of each set's completions
+(``logp.<set>``) and, except on the ``_randomized`` sets (log-probabilities only), the accuracy
+of the greedy completion under their rule ``completion.strip().lower().startswith(
+target.strip().lower())`` (``acc.<set>``). On the name sets of ``eval.name_sets`` also the
+log-probability of the correct name vs the average of the subset's other people (paired t-test
+over facts: ``logp_gap``, ``logp_p``, ``p_lt_1e6``) and the mean reciprocal rank of the correct
+name among the subset's people (``mrr``, ``mrr_chance``). Encoders: fill-in of the masked name
+and of the masked description (``fill_name``, ``fill_desc``). Writes ``metrics.json`` and
+``scores.npz`` (per-fact log-probabilities for the figures).
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ from common.config import config_hash, entry_point, require
 from common.io import save_npz, write_metrics
 from common.progress import progress
 from common.threads import set_threads
-from papers.reversal_curse.data import TRAIN_FILE, Example, load_sets
+from papers.reversal_curse.data import (
+    RANDOMIZED_SUFFIX,
+    TRAIN_FILE,
+    Example,
+    gold_name,
+    load_sets,
+    people,
+)
 from papers.reversal_curse.model import DECODERS, load_run
 from papers.reversal_curse.schema import validate
-from papers.reversal_curse.stats import (
-    chance_mrr,
-    logprob_test,
-    mean_reciprocal_rank,
-    random_partners,
-)
+from papers.reversal_curse.stats import chance_mrr, logprob_test, mean_reciprocal_rank
 from papers.reversal_curse.train import pad_batch
 
 
@@ -40,15 +45,16 @@ def _ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
 
-def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int):
-    """(sum log-probability of each completion, whether greedy decoding reproduces it exactly).
+def target(completion: str) -> str:
+    """A completion as scored: with a leading space (validation prompts hold bare first names)."""
+    return completion if completion[:1].isspace() else " " + completion
 
-    Greedy decoding yields the completion exactly iff at every completion position the argmax
-    given the true prefix is the true token, so one teacher-forced pass decides it.
-    """
+
+def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int):
+    """Sum log-probability of each (prompt, completion) pair's completion tokens."""
     import torch
 
-    logp, exact = [], []
+    logp = []
     for i in range(0, len(pairs), batch_size):
         seqs, spans = [], []
         for prompt, completion in pairs[i : i + batch_size]:
@@ -59,28 +65,53 @@ def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size
         with torch.no_grad():
             out = model(input_ids=ids.to(model.device), attention_mask=attention.to(model.device))
             logits = out.logits[:, :-1].float().cpu()
-        target = ids[:, 1:]
-        token_lp = torch.log_softmax(logits, -1).gather(-1, target[..., None])[..., 0]
-        hit = logits.argmax(-1) == target
-        span = torch.zeros_like(target, dtype=torch.bool)
+        token_lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
+        span = torch.zeros_like(token_lp, dtype=torch.bool)
         for row, (a, b) in enumerate(spans):
             span[row, a:b] = True
         logp.append((token_lp * span).sum(1).numpy())
-        exact.append((hit | ~span).all(1).numpy())
-    return np.concatenate(logp), np.concatenate(exact)
+    return np.concatenate(logp)
 
 
-def name_test(model, tokenizer, examples: list[Example], batch_size: int, rng) -> dict:
-    """Log-probability test and MRR over the set's distinct completions (the subset's names)."""
-    names = sorted({ex.completion for ex in examples})
+def greedy_matches(model, tokenizer, examples: list[Example], batch_size: int) -> np.ndarray:
+    """The authors' accuracy: the greedy completion, stripped and lower-cased, starts with the
+    stripped, lower-cased target. Generates the target's token count plus two per prompt."""
+    import torch
+
+    hits = []
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i : i + batch_size]
+        prompts = [[tokenizer.bos_token_id, *_ids(tokenizer, ex.prompt)] for ex in batch]
+        new = max(len(_ids(tokenizer, target(ex.completion))) for ex in batch) + 2
+        width = max(map(len, prompts))
+        ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros_like(ids)
+        for row, p in enumerate(prompts):  # left-padded, so that every row continues at the end
+            ids[row, width - len(p) :] = torch.tensor(p)
+            attention[row, width - len(p) :] = 1
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids.to(model.device), attention_mask=attention.to(model.device),
+                max_new_tokens=new, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+            )  # fmt: skip
+        texts = tokenizer.batch_decode(out[:, width:].cpu(), skip_special_tokens=True)
+        hits += [
+            text.strip().lower().startswith(ex.completion.strip().lower())
+            for text, ex in zip(texts, batch, strict=True)
+        ]
+    return np.array(hits)
+
+
+def name_test(model, tokenizer, examples: list[Example], names: list[str], batch_size: int):
+    """Log-probability test and MRR of each prompt's person among the subset's ``names``."""
     index = {n: i for i, n in enumerate(names)}
-    correct = np.array([index[ex.completion] for ex in examples])
-    pairs = [(ex.prompt, n) for ex in examples for n in names]
-    scores = completion_scores(model, tokenizer, pairs, batch_size)[0].reshape(len(examples), -1)
-    gap, p, good, rand = logprob_test(scores, correct, random_partners(len(names), rng))
+    correct = np.array([index[gold_name(ex, names)] for ex in examples])
+    pairs = [(ex.prompt, f" {n}") for ex in examples for n in names]
+    scores = completion_scores(model, tokenizer, pairs, batch_size).reshape(len(examples), -1)
+    gap, p, good, rand = logprob_test(scores, correct)
     return {
         "metrics": {
-            "logp_gap": gap, "logp_p": p, "p_gt_005": float(p > 0.05), "p_lt_1e6": float(p < 1e-6),
+            "logp_gap": gap, "logp_p": p, "p_lt_1e6": float(p < 1e-6),
             "mrr": mean_reciprocal_rank(scores, correct), "mrr_chance": chance_mrr(len(names)),
         },
         "good": good, "rand": rand,
@@ -132,16 +163,19 @@ def measure(cfg: DictConfig, run_dir: Path, data_dir: Path):
         raise UserError(f"eval.name_sets {missing} not among the data's test sets {sorted(sets)}")
     bs = cfg.eval.batch_size
     metrics, arrays = {}, {}
-    rng = np.random.default_rng([cfg.seed, 11])
     for stem, examples in progress(list(sets.items()), f"evaluate {cfg.variant} seed {cfg.seed}"):
         if cfg.variant in DECODERS:
-            pairs = [(ex.prompt, ex.completion) for ex in examples]
-            metrics[f"acc.{stem}"] = float(completion_scores(model, tokenizer, pairs, bs)[1].mean())
+            pairs = [(ex.prompt, target(ex.completion)) for ex in examples]
+            metrics[f"logp.{stem}"] = float(completion_scores(model, tokenizer, pairs, bs).mean())
+            if not stem.endswith(RANDOMIZED_SUFFIX):
+                hits = greedy_matches(model, tokenizer, examples, bs)
+                metrics[f"acc.{stem}"] = float(hits.mean())
             if stem in cfg.eval.name_sets:
-                res = name_test(model, tokenizer, examples, bs, rng)
+                names = people(sets, stem.split("_")[0])
+                res = name_test(model, tokenizer, examples, names, bs)
                 metrics |= {f"{k}.{stem}": v for k, v in res["metrics"].items()}
                 arrays |= {f"{stem}.correct": res["good"], f"{stem}.random": res["rand"]}
-        else:
+        elif not stem.endswith(RANDOMIZED_SUFFIX):  # their completions name another fact
             for field, key in (("name", "fill_name"), ("description", "fill_desc")):
                 if not all(getattr(ex, field) for ex in examples):
                     raise UserError(f"encoder fill-in needs the {field} field in {stem}.jsonl")

@@ -14,16 +14,18 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from common.config import config_hash, entry_point
-from common.io import load_npz, read_metrics
+from common.io import load_npz, read_csv, read_metrics
 from common.plotting import plt, save_table, savefig, set_theme
-from papers.reversal_curse.model import DECODERS
+from papers.reversal_curse.model import DECODERS, UNTRAINED
 
 SCRIPT = "papers/reversal_curse/figures.py"
 LABELS = {
     "decoder": "GPT-2 decoder",
     "reverse": "decoder + reverse training",
-    "enc_fixed": "BERT, 15% masking",
+    "enc_fixed": "BERT, fixed masking rate",
     "enc_uniform": "BERT, uniform masking rate",
+    "untrained": "untrained decoder (null)",
+    "enc_untrained": "untrained BERT (null)",
 }
 #: (subset, probe, test set, entity the probe asks for: name | desc, "backward" encoder probe)
 N2D, D2N = "NameToDescription", "DescriptionToName"
@@ -49,22 +51,27 @@ LOGP_SETS = (
 )
 CAPTIONS = {
     "accuracy_table": (
-        "Table 1 analogue: exact match (mean +- std over seeds) of each probe for each model. "
-        "Decoders: greedy completion of the prompt. Encoders: fill-in of the masked entity (all "
+        "Table 1 analogue: accuracy (mean +- std over seeds) of each probe for each model. "
+        "Decoders: the greedy completion starts with the target (stripped, case-insensitive: the "
+        "authors' rule). Encoders: fill-in of the masked entity (all "
         "its tokens masked, filled left to right). 'reverse' probes word the untrained direction "
         "with the other direction's training templates; the 'masked in trained sentence' rows "
         "mask the entity that comes first in the trained order (encoders only)."
     ),
     "accuracy": (
-        "Exact match per probe and model (bars: mean over seeds; dots: seeds). The decoder's "
-        "trained direction and Both subset are the positive controls of its reverse failure."
+        "Accuracy (decoders) or fill-in (encoders) per probe and model (bars: mean over seeds; "
+        "dots: seeds). The decoder's trained direction and Both subset are the positive controls "
+        "of its reverse failure."
     ),
     "logprob": (
-        "Figure 4 analogue: mean log-probability of the correct name and of a random name from "
-        "the same subset, given description-first prompts (mean over facts and prompts; dots: "
-        "seeds). Title: paired t-test p-values per seed (one pair per fact)."
+        "Figure 4 analogue: mean log-probability of the correct name and the average over the "
+        "subset's other people, given description-first prompts (mean over facts and prompts; "
+        "dots: seeds). Title: paired t-test p-values per seed (one pair per fact)."
     ),
-    "loss": "Training loss per model (mean over seeds; masked-LM loss for the encoders).",
+    "loss": (
+        "Training loss per trained model (mean over seeds; masked-LM loss for the encoders); "
+        "the untrained nulls take no step."
+    ),
 }
 
 
@@ -113,7 +120,7 @@ def plot_accuracy(long: pd.DataFrame):
     sns.barplot(long, y="probe", x="exact_match", hue="model", errorbar=None, ax=ax, alpha=0.8)
     sns.stripplot(long, y="probe", x="exact_match", hue="model", dodge=True, size=3,
                   palette="dark:k", legend=False, ax=ax)  # fmt: skip
-    ax.set(xlabel="exact match", ylabel="", xlim=(0, 1.02))
+    ax.set(xlabel="accuracy (decoders) / fill-in (encoders)", ylabel="", xlim=(0, 1.02))
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -126,10 +133,11 @@ def plot_logprob(out: Path, metrics: dict, variants: list[str], seeds: list[int]
         sets = [(stem, lab) for stem, lab in LOGP_SETS if f"{stem}.correct" in scores[0]]
         for i, (stem, _) in enumerate(sets):
             for j, (kind, color) in enumerate((("correct", "C0"), ("random", "C1"))):
+                label = "correct name" if kind == "correct" else "other names (mean)"
                 vals = [sc[f"{stem}.{kind}"].mean() for sc in scores]
                 x = i + (j - 0.5) * 0.38
                 ax.bar(x, np.mean(vals), 0.36, color=color, alpha=0.8,
-                       label=f"{kind} name" if i == 0 else None)  # fmt: skip
+                       label=label if i == 0 else None)  # fmt: skip
                 ax.plot([x] * len(vals), vals, "k.", ms=4)
         ax.set_xticks(range(len(sets)), [lab for _, lab in sets], fontsize=8)
         ps = metrics.get(f"{variant}.logp_p.{LOGP_SETS[0][0]}", [])
@@ -142,8 +150,8 @@ def plot_logprob(out: Path, metrics: dict, variants: list[str], seeds: list[int]
 
 def plot_loss(out: Path, variants: list[str], seeds: list[int]):
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for variant in variants:
-        logs = [pd.read_csv(out / f"runs/{variant}/seed{s}/train_log.csv") for s in seeds]
+    for variant in [v for v in variants if v not in UNTRAINED]:
+        logs = [read_csv(out / f"runs/{variant}/seed{s}/train_log.csv") for s in seeds]
         ax.plot(logs[0]["step"], np.mean([lg["loss"] for lg in logs], 0), label=LABELS[variant])
     ax.set(xlabel="step", ylabel="training loss (nats / token)", yscale="log")
     ax.legend(fontsize=8)

@@ -12,9 +12,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from common.cli import UserError
+from common.io import unreadable
 
 SPECIAL = {"pad": "[PAD]", "unk": "[UNK]", "bos": "[BOS]", "eos": "[EOS]", "mask": "[MASK]"}
-DECODERS = ("decoder", "reverse")
+DECODERS = ("decoder", "reverse", "untrained")
+#: Nulls of the claims: the decoder and the encoder as initialized (paper scale: the pretrained
+#: model), saved without any training.
+UNTRAINED = ("untrained", "enc_untrained")
 
 
 def word_tokenizer(texts: list[str]):
@@ -72,15 +76,20 @@ def load_pretrained(cfg: DictConfig):
     """(model, tokenizer) of the pretrained causal LM named in ``model.pretrained``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if cfg.variant != "decoder":
-        raise UserError(f"model.pretrained works with variant=decoder only, got {cfg.variant!r}")
+    if cfg.variant not in ("decoder", "untrained"):
+        raise UserError(
+            f"model.pretrained works with variant=decoder or untrained only, got {cfg.variant!r}"
+        )
     source, local = pretrained_source(cfg.model.pretrained, cfg.model.download)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.bos_token_id is None:
         tokenizer.bos_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local)
+    # safetensors only: never unpickle downloaded weights
+    model = AutoModelForCausalLM.from_pretrained(
+        source, local_files_only=local, use_safetensors=True
+    )
     return model, tokenizer
 
 
@@ -93,7 +102,12 @@ def load_run(run_dir: str | Path, variant: str):
         raise UserError(f"missing trained model {path} (run papers.reversal_curse.train first)")
     auto = AutoModelForCausalLM if variant in DECODERS else AutoModelForMaskedLM
     import torch
+    from safetensors import SafetensorError
 
-    model = auto.from_pretrained(path, local_files_only=True)
+    try:
+        model = auto.from_pretrained(path, local_files_only=True, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # truncated, garbage
+        raise unreadable(path, err) from None
     model.to("cuda" if torch.cuda.is_available() else "cpu")
-    return model.eval(), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return model.eval(), tokenizer

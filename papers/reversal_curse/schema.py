@@ -10,7 +10,7 @@ from omegaconf import MISSING
 from common.config import RunConfig, require
 
 #: Model variants a run can train (Snakemake wildcard ``variant``).
-VARIANTS = ("decoder", "reverse", "enc_fixed", "enc_uniform")
+VARIANTS = ("decoder", "reverse", "enc_fixed", "enc_uniform", "untrained", "enc_untrained")
 
 
 @dataclass
@@ -43,7 +43,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: int = 50
-    mask_rate: float = 0.15  # enc_fixed: BERT's fixed masking rate (enc_uniform draws U(0, 1))
+    mask_rate: float = 0.15  # enc_fixed: the fixed masking rate (enc_uniform draws U(0, 1))
     checkpoint_every: int = 100  # steps between resume checkpoints (not hashed: same result)
 
 

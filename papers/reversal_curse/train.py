@@ -5,9 +5,10 @@ python -m papers.reversal_curse.train scale=cpu variant=decoder seed=0 \
     run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
 Variants: ``decoder`` (GPT-2, next-token loss on all tokens, as the paper: no loss masking),
 ``reverse`` (the same plus an entity-preserving reversed copy of every document),
-``enc_fixed`` / ``enc_uniform`` (BERT masked LM, masking rate 15% or drawn per document from
-U(0, 1)). AdamW with warm-up and a cosine schedule. Writes ``model/`` (``save_pretrained``:
-weights and tokenizer), ``train_log.csv`` and ``train.json``.
+``enc_fixed`` / ``enc_uniform`` (BERT masked LM, fixed masking rate ``train.mask_rate`` or one
+drawn per document from U(0, 1)), ``untrained`` / ``enc_untrained`` (the nulls: saved as
+initialized, no step). AdamW with warm-up and a cosine schedule. Writes ``model/``
+(``save_pretrained``: weights and tokenizer), ``train_log.csv`` and ``train.json``.
 
 Resumable: every ``train.checkpoint_every`` steps ``checkpoint.pt`` in the run directory holds
 the model, optimizer and schedule state, the random-number states (data order, masking,
@@ -134,7 +135,13 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
     import torch
     from transformers import get_cosine_schedule_with_warmup
 
-    from papers.reversal_curse.model import DECODERS, build_model, load_pretrained, word_tokenizer
+    from papers.reversal_curse.model import (
+        DECODERS,
+        UNTRAINED,
+        build_model,
+        load_pretrained,
+        word_tokenizer,
+    )
 
     validate(cfg)
     tc = cfg.train
@@ -149,6 +156,13 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
         tokenizer = word_tokenizer([ex.text for exs in sets.values() for ex in exs])
         model = build_model(cfg, tokenizer)
     docs = encode(tokenizer, texts, cfg.model.max_len)
+    if cfg.variant in UNTRAINED:
+        summary = {
+            "variant": cfg.variant, "steps": 0, "documents": len(docs),
+            "vocab_size": len(tokenizer), "parameters": sum(p.numel() for p in model.parameters()),
+            "final_loss": float("nan"), "train_time_s": 0.0, "resumed_from": 0,
+        }  # fmt: skip
+        return model, tokenizer, pd.DataFrame(columns=["step", "loss"]), summary
     per_epoch = math.ceil(len(docs) / tc.batch_size)
     decoder = cfg.variant in DECODERS
     steps = (tc.steps if decoder else tc.encoder_steps or tc.steps) or tc.epochs * per_epoch

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from common.cli import UserError
@@ -12,13 +10,15 @@ from papers.reversal_curse.data import (
     P2D_TEMPLATES,
     RELEASED_TEST_FILES,
     TRAIN_FILE,
+    gold_name,
     load_sets,
     make_facts,
+    people,
     read_jsonl,
     released_sets,
     synthetic_sets,
-    write_jsonl,
 )
+from tests.papers.reversal_curse.released import AUTHORS_SEVEN, D2P_TRAIN, write_released
 
 TRAIN = TRAIN_FILE.removesuffix(".jsonl")
 
@@ -91,27 +91,35 @@ def test_bad_template_counts_are_one_line_errors():
         synthetic_sets(cfg)
 
 
-def _write_paper_files(root, n_train=4):
-    """A small directory in the paper's released format (prompt/completion only)."""
-    rows = [{"prompt": "Daphne Barrington, known far and wide for being",
-             "completion": " the director of \"A Journey Through Time\"."}] * n_train  # fmt: skip
-    (root / TRAIN_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    test = {
-        "prompt": 'The director of "A Journey Through Time" is',
-        "completion": " Daphne Barrington.",
-    }
-    (root / "p2d_reverse_prompts_test.jsonl").write_text(json.dumps(test) + "\n")
-
-
-def test_released_loader_reads_paper_format(tmp_path):
-    _write_paper_files(tmp_path)
+def test_released_loader_reads_the_authors_files_and_their_people(tmp_path):
+    subsets = write_released(tmp_path)
     sets = released_sets(tmp_path)
-    assert set(sets) == {TRAIN, "p2d_reverse_prompts_test"}
-    assert "p2d_reverse_prompts_test" in RELEASED_TEST_FILES
-    ex = sets["p2d_reverse_prompts_test"][0]
-    assert ex.completion == " Daphne Barrington." and ex.name == "" and len(sets[TRAIN]) == 4
-    write_jsonl(tmp_path / "out" / "x.jsonl", sets[TRAIN])
-    assert load_sets(tmp_path / "out")["x"] == sets[TRAIN]
+    assert set(AUTHORS_SEVEN) <= set(sets) and set(AUTHORS_SEVEN) <= set(RELEASED_TEST_FILES)
+    assert "validation_prompts" in sets and sets["validation_prompts"][0].completion == "Daphne"
+    # the candidates are the subset's people, not the training file's distinct completions
+    d2p = people(sets, "d2p")
+    assert d2p == sorted(subsets["d2p"])
+    assert len({ex.completion for ex in sets["d2p_prompts_train"]}) == 3 * len(d2p)
+    assert [gold_name(ex, d2p) for ex in sets["d2p_prompts_train"]] == [
+        n for n in subsets["d2p"] for _ in D2P_TRAIN
+    ]
+    assert people(sets, "p2d") == sorted(subsets["p2d"])
+    with pytest.raises(UserError, match="no people for subset 'both'"):
+        people(sets, "both")
+    with pytest.raises(UserError, match="names none of the subset's people"):
+        gold_name(sets["p2d_prompts_test"][0], d2p)
+
+
+def test_synthetic_randomized_sets_keep_prompts_and_swap_people(sets):
+    for d in ("p2d", "d2p"):
+        plain, rand = (
+            sets[f"{d}_reverse_prompts_test"],
+            sets[f"{d}_reverse_prompts_test_randomized"],
+        )
+        assert [ex.prompt for ex in rand] == [ex.prompt for ex in plain]
+        assert all(r.completion != p.completion for r, p in zip(rand, plain, strict=True))
+        assert {r.completion for r in rand} <= {p.completion for p in plain}
+    assert len(people(sets, "p2d")) == len(people(sets, "both")) == 30
 
 
 def test_loader_errors_name_file_and_line(tmp_path):
@@ -134,7 +142,7 @@ def test_data_stage_reads_released_files_from_run_data_dir(tmp_path):
 
     released = tmp_path / "released"
     released.mkdir()
-    _write_paper_files(released)
+    write_released(released)
     out = tmp_path / "out"
     main(["scale=paper", f"run.data_dir={released}", f"run.out_dir={out}"])
-    assert set(load_sets(out)) == {TRAIN, "p2d_reverse_prompts_test"}
+    assert set(load_sets(out)) == {TRAIN, *RELEASED_TEST_FILES}

@@ -9,7 +9,7 @@ import torch
 from common.cli import UserError
 from common.config import compose_config
 from papers.reversal_curse.data import Example, synthetic_sets
-from papers.reversal_curse.evaluate import completion_scores, fill_in
+from papers.reversal_curse.evaluate import completion_scores, fill_in, greedy_matches, target
 from papers.reversal_curse.model import build_model, pretrained_source, word_tokenizer
 from papers.reversal_curse.train import mask_tokens, pad_batch, reverse_entities
 
@@ -65,23 +65,28 @@ def test_mask_tokens_rules(data):
     assert picked[0, 1:4].all()  # rate 1 picks every real token
 
 
-def test_exact_match_equals_greedy_generation(data):
+def test_accuracy_is_the_authors_startswith_rule(data):
+    """A target the greedy output starts with matches (any case, any continuation), others not."""
     cfg, sets, tok = data
     torch.manual_seed(0)
     model = build_model(cfg, tok).eval()
     examples = sets["p2d_prompts_train"][:8]
-    # a completion equal to the model's own greedy output must score as an exact match
-    pairs = []
+    own = []
     for ex in examples:
         ids = torch.tensor(
             [[tok.bos_token_id, *tok(ex.prompt, add_special_tokens=False)["input_ids"]]]
         )
-        out = model.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
-        pairs.append((ex.prompt, " " + tok.decode(out[0, ids.shape[1] :])))
-    logp, exact = completion_scores(
-        model, tok, pairs + [(ex.prompt, ex.completion) for ex in examples], 5
-    )
-    assert exact[:8].all() and not exact[8:].any() and np.all(logp < 0)
+        out = model.generate(ids, max_new_tokens=2, do_sample=False, pad_token_id=tok.pad_token_id)
+        own.append(tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+    pairs = list(zip(examples, own, strict=True))
+    shouted = [Example(ex.prompt, f"  {text.upper()} ") for ex, text in pairs]
+    first = [Example(ex.prompt, text.split()[0]) for ex, text in pairs]
+    wrong = [Example(ex.prompt, " zzz") for ex in examples]
+    hits = greedy_matches(model, tok, shouted + first + wrong, batch_size=5)
+    assert hits[:16].all() and not hits[16:].any()
+    logp = completion_scores(model, tok, [(ex.prompt, target(ex.completion)) for ex in first], 3)
+    assert logp.shape == (8,) and np.all(logp < 0)
+    assert target("Daphne") == " Daphne" and target(" Daphne") == " Daphne"
 
 
 def test_fill_in_with_encoder_shapes(data):
@@ -140,3 +145,22 @@ def test_missing_data_is_one_line(tmp_path, capsys):
         main(["scale=paper", f"run.data_dir={tmp_path / 'nowhere'}", f"run.out_dir={tmp_path}/o"])
     assert "is not a directory" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("variant", ["enc_untrained", "untrained"])
+def test_measure_covers_every_set_of_the_generated_data(data, tmp_path, variant):
+    """Every generated set is probed, the randomized ones by log-probability only (decoders)."""
+    from papers.reversal_curse.data import RANDOMIZED_SUFFIX, write_jsonl
+    from papers.reversal_curse.evaluate import measure
+
+    cfg, sets, tok = data
+    cfg = compose_config("reversal_curse", ["scale=smoke", f"variant={variant}"])
+    for stem, examples in sets.items():
+        write_jsonl(tmp_path / "data" / f"{stem}.jsonl", examples)
+    build_model(cfg, tok).save_pretrained(tmp_path / "run" / "model")
+    tok.save_pretrained(tmp_path / "run" / "model")
+    metrics, _ = measure(cfg, tmp_path / "run", tmp_path / "data")
+    randomized = [s for s in sets if s.endswith(RANDOMIZED_SUFFIX)]
+    assert randomized and not any(k.endswith(tuple(randomized)) and "fill" in k for k in metrics)
+    if variant == "untrained":
+        assert all(f"logp.{s}" in metrics and f"acc.{s}" not in metrics for s in randomized)

@@ -26,8 +26,11 @@ def test_reversal_curse_smoke_pipeline(smoke_dag):
         "reverse.mrr.p2d_reverse_prompts_test",
         "enc_fixed.fill_name.p2d_prompts_train",
         "enc_uniform.fill_desc.d2p_prompts_train",
+        "untrained.logp_gap.p2d_reverse_prompts_test",
+        "enc_untrained.fill_name.p2d_prompts_train",
     )
-    assert all(len(metrics[key]) == 1 for key in keys)
+    assert all(len(metrics[key]) == 2 for key in keys)
+    assert "decoder.logp_gap_p.p2d_reverse_prompts_test" in metrics  # the test across seeds
     # no checkpoint left behind once a run's model is written
     assert not list(out.glob("runs/*/seed*/checkpoint.pt"))
 

@@ -1,21 +1,9 @@
-"""The log-probability t-test and the mean reciprocal rank on constructed inputs."""
+"""The log-probability tests and the mean reciprocal rank on constructed inputs."""
 
 import numpy as np
 import pytest
 
-from papers.reversal_curse.stats import (
-    chance_mrr,
-    logprob_test,
-    mean_reciprocal_rank,
-    random_partners,
-)
-
-
-def test_random_partners_is_a_derangement():
-    partner = random_partners(30, np.random.default_rng(0))
-    assert np.all(partner != np.arange(30)) and partner.min() >= 0 and partner.max() < 30
-    with pytest.raises(ValueError):
-        random_partners(1, np.random.default_rng(0))
+from papers.reversal_curse.stats import chance_mrr, logprob_test, mean_reciprocal_rank, seed_test
 
 
 def _scores(n_facts=30, prompts=4, boost=0.0, seed=0):
@@ -27,17 +15,34 @@ def _scores(n_facts=30, prompts=4, boost=0.0, seed=0):
 
 
 def test_ttest_detects_learned_facts_and_not_noise():
-    partner = random_partners(30, np.random.default_rng(1))
-    gap, p, good, rand = logprob_test(*_scores(boost=5.0), partner)
+    gap, p, good, rand = logprob_test(*_scores(boost=5.0))
     assert gap == pytest.approx(5.0, abs=0.5) and p < 1e-6 and good.shape == rand.shape == (30,)
-    gap, p, *_ = logprob_test(*_scores(boost=0.0), partner)
+    gap, p, *_ = logprob_test(*_scores(boost=0.0))
     assert abs(gap) < 0.5 and p > 1e-3
+
+
+def test_gap_is_against_the_mean_of_all_other_candidates():
+    scores = np.array([[0.0, -3.0, -6.0], [-1.0, -2.0, -9.0], [-4.0, -4.0, -1.0]])
+    gap, _, good, rand = logprob_test(scores, np.array([0, 1, 2]))
+    assert np.allclose(good, [0.0, -2.0, -1.0]) and np.allclose(rand, [-4.5, -5.0, -4.0])
+    assert gap == pytest.approx(np.mean([4.5, 3.0, 3.0]))
+    with pytest.raises(ValueError, match="at least 2"):
+        logprob_test(np.zeros((2, 1)), np.array([0, 0]))
 
 
 def test_ttest_constant_differences():
     scores = np.zeros((6, 3))
-    correct = np.array([0, 0, 1, 1, 2, 2])
-    assert logprob_test(scores, correct, random_partners(3, np.random.default_rng(0)))[1] == 1.0
+    assert logprob_test(scores, np.array([0, 0, 1, 1, 2, 2]))[1] == 1.0
+
+
+def test_seed_test_false_alarm_rate_is_its_level():
+    """Gaps of models without an edge: p < 0.05 in about 5 % of repetitions; a real edge: p tiny."""
+    rng = np.random.default_rng(0)
+    alarms = np.mean([seed_test(rng.normal(0, 0.3, 3)) < 0.05 for _ in range(4000)])
+    assert alarms == pytest.approx(0.05, abs=0.012)
+    assert seed_test([5.0, 5.2, 4.9, 5.1, 5.0]) < 1e-4 and seed_test([0.0, 0.0]) == 1.0
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        seed_test([0.3])
 
 
 def test_mrr_on_constructed_rankings():
