@@ -7,6 +7,7 @@ saved with ``save_pretrained`` reloads the same way for tiny and pretrained mode
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -59,17 +60,25 @@ def build_model(cfg: DictConfig, tokenizer):
     ))  # fmt: skip
 
 
-def pretrained_source(name: str, download: bool) -> tuple[str, bool]:
-    """(path or hub id, local_files_only): a local directory first, the hub only if allowed."""
+def pretrained_source(name: str, download: bool) -> tuple[str, bool, str | None]:
+    """(path or hub id, local_files_only, hub revision): a local directory first, the hub only
+    if allowed.
+
+    ``org/model@<40-hex commit>`` pins a download to one hub commit; the hub client then checks
+    every weight file against that commit's sha256, so a changed file cannot load silently.
+    """
     if not name:
         raise UserError("model.pretrained is empty: give a local path or a hub id")
     if Path(name).is_dir():
-        return name, True
+        return name, True, None
     if not download:
         raise UserError(
             f"model.pretrained {name!r} is not a local directory and model.download=false"
         )
-    return name, False
+    hub_id, _, revision = name.partition("@")
+    if revision and re.fullmatch(r"[0-9a-f]{40}", revision) is None:
+        raise UserError(f"model.pretrained {name!r}: the part after @ must be a 40-hex hub commit")
+    return hub_id, False, revision or None
 
 
 def load_pretrained(cfg: DictConfig):
@@ -80,15 +89,15 @@ def load_pretrained(cfg: DictConfig):
         raise UserError(
             f"model.pretrained works with variant=decoder or untrained only, got {cfg.variant!r}"
         )
-    source, local = pretrained_source(cfg.model.pretrained, cfg.model.download)
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+    source, local, revision = pretrained_source(cfg.model.pretrained, cfg.model.download)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local, revision=revision)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.bos_token_id is None:
         tokenizer.bos_token = tokenizer.eos_token
     # safetensors only: never unpickle downloaded weights
     model = AutoModelForCausalLM.from_pretrained(
-        source, local_files_only=local, use_safetensors=True
+        source, local_files_only=local, use_safetensors=True, revision=revision
     )
     return model, tokenizer
 

@@ -105,9 +105,16 @@ def test_bad_model_config(data):
         build_model(cfg, tok)
 
 
+def test_hub_download_pins_a_commit():
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert pretrained_source(f"org/model@{sha}", download=True) == ("org/model", False, sha)
+    with pytest.raises(UserError, match="40-hex hub commit"):
+        pretrained_source("org/model@main", download=True)
+
+
 def test_pretrained_source_local_first(tmp_path):
-    assert pretrained_source(str(tmp_path), download=False) == (str(tmp_path), True)
-    assert pretrained_source("org/model", download=True) == ("org/model", False)
+    assert pretrained_source(str(tmp_path), download=False) == (str(tmp_path), True, None)
+    assert pretrained_source("org/model", download=True) == ("org/model", False, None)
     with pytest.raises(UserError, match="download=false"):
         pretrained_source("org/model", download=False)
 
