@@ -70,6 +70,9 @@ SUMMARIES = {
     "theory_max_dev_max.diagonal": ("theory_max_dev", max, ("gauss", "sparse")),
     "discrete_max_dev_max.diagonal": ("discrete_max_dev", max, ("gauss", "sparse")),
     "frozen_max_dev_max.diagonal": ("frozen_max_dev", max, ("gauss", "sparse")),
+    "discrete_dev_first_step_max.diagonal": ("discrete_dev_first_step", max, ("gauss", "sparse")),
+    "offblock_ratio_first_step_max.diagonal": (
+        "offblock_ratio_first_step", max, ("gauss", "sparse")),
 }  # fmt: skip
 #: comparative key -> (numerator summary, denominator summary): all-ones vs Gaussian starts,
 #: and the null that puts a Gaussian start (gauss_s1) in the all-ones place

@@ -28,13 +28,21 @@ def sample_x1(rng: np.random.Generator, m: int, d: int, kind: str, scale: float)
     raise ValueError(f"data.x1 must be one of {X1_KINDS}, got {kind!r}")
 
 
+#: split -> random stream of the seed; "noise" draws the extra sets of C1a's slope (by block)
+SPLITS = {"train": 0, "test": 1, "noise": 2}
+
+
 def sample_sequences(
-    seed: int, split: str, m: int, T: int, d: int, kind: str, scale: float
+    seed: int, split: str, m: int, T: int, d: int, kind: str, scale: float, block: int = 0
 ) -> np.ndarray:
-    """Complex array (m, T, d): x_1..x_T of m sequences with independent random rotations."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+    """Complex array (m, T, d): x_1..x_T of m sequences with independent random rotations.
+
+    ``block`` selects one of independent sets of the "noise" split (ignored otherwise).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
+    extra = [block] if split == "noise" else []
+    rng = np.random.default_rng([seed, SPLITS[split], *extra])
     theta = rng.uniform(0.0, 2.0 * np.pi, size=(m, d))
     x1 = sample_x1(rng, m, d, kind, scale)
     powers = np.exp(1j * theta[:, None, :] * np.arange(T)[None, :, None])  # W^{t-1}

@@ -79,15 +79,19 @@ def test_stats(params: Params, batch: Batch) -> dict[str, jnp.ndarray]:
     return prediction_stats(predict(params, batch), targets(batch))
 
 
-def subset_rms(values: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sizes m / 2^k (k = 0..levels-1) and the RMS over 2^k disjoint subsets of the norm of
-    each subset's mean of ``values`` (m, ...): falls as size^-1/2 for zero-mean noise."""
-    m = len(values)
+def block_rms(
+    block_sums: np.ndarray, block_size: int, levels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes block_size * 2^k (k = 0..levels-1) and the RMS, over the disjoint subsets of
+    2^k consecutive blocks, of the norm of each subset's mean; ``block_sums`` (blocks, ...)
+    holds each block's sum of the per-sequence values. Falls as size^-1/2 for zero-mean
+    noise; every size averages over blocks / 2^k subsets, so the largest size needs many."""
+    sums = block_sums.reshape(len(block_sums), -1)
     sizes, rms = [], []
     for k in range(levels):
-        groups = 2**k
-        size = m // groups
-        means = values[: groups * size].reshape(groups, size, -1).mean(axis=1)
+        groups = len(sums) // 2**k
+        size = block_size * 2**k
+        means = sums[: groups * 2**k].reshape(groups, 2**k, -1).sum(axis=1) / size
         sizes.append(size)
         rms.append(np.sqrt(np.mean(np.sum(np.abs(means) ** 2, axis=1))))
     return np.array(sizes, float), np.array(rms)
