@@ -34,7 +34,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def refused(run, capsys, needle: str, root: Path) -> str:
+def assert_refused(run, capsys, needle: str, root: Path) -> str:
     """Run ``run()``: exit != 0, one ``error:`` line holding ``needle``, ``root`` unchanged."""
     before = snapshot(root)
     with pytest.raises(SystemExit) as exc:
@@ -101,7 +101,7 @@ def test_bad_config_value_is_one_line(tmp_path, capsys, module, override, needle
     data.mkdir()
     extra = [override] if isinstance(override, str) else list(override)
     argv = ["scale=smoke", f"run.out_dir={tmp_path}/out", f"run.data_dir={data}", *extra]
-    refused(lambda: entry(f"papers.{module}")(argv), capsys, needle, tmp_path)
+    assert_refused(lambda: entry(f"papers.{module}")(argv), capsys, needle, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
@@ -195,7 +195,7 @@ def test_unreadable_input_is_one_line_naming_the_file(tmp_path, capsys, case):
         f"run.out_dir={tmp_path}/out",
         *(o.format(t=tmp_path) for o in overrides),
     ]
-    refused(lambda: entry(f"papers.{module}")(argv), capsys, needle, tmp_path)
+    assert_refused(lambda: entry(f"papers.{module}")(argv), capsys, needle, tmp_path)
 
 
 def _claims_argv(tmp: Path, metrics: bytes = b'{"x": 1.0}', claims: bytes | None = None):
@@ -221,13 +221,13 @@ def _claims_argv(tmp: Path, metrics: bytes = b'{"x": 1.0}', claims: bytes | None
 )
 def test_claims_cli_unreadable_input(tmp_path, capsys, metrics, claims, needle):
     argv = [*_claims_argv(tmp_path, metrics, claims), str(tmp_path / "out" / "claims.csv")]
-    refused(lambda: entry("common.claims")(argv), capsys, needle, tmp_path)
+    assert_refused(lambda: entry("common.claims")(argv), capsys, needle, tmp_path)
 
 
 def test_aggregate_of_garbage_metrics(tmp_path, capsys):
     bad = _write(tmp_path / "runs" / "ones-small-seed0" / "metrics.json", GARBAGE)
     argv = ["--out", str(tmp_path / "metrics.json"), str(bad)]
-    refused(
+    assert_refused(
         lambda: entry("papers.mesa_optimization.aggregate")(argv), capsys, "metrics.json", tmp_path
     )
 
@@ -235,7 +235,7 @@ def test_aggregate_of_garbage_metrics(tmp_path, capsys):
 def test_report_of_garbage_claims_csv(tmp_path, capsys):
     bad = _write(tmp_path / "claims.csv", b"\x00\x01" + GARBAGE)
     argv = ["summary", "--scale", "cpu", "--out", str(tmp_path / "summary.pdf"), str(bad)]
-    refused(lambda: entry("common.report")(argv), capsys, "claims.csv", tmp_path)
+    assert_refused(lambda: entry("common.report")(argv), capsys, "claims.csv", tmp_path)
 
 
 # -- output locations: a full disk, an unwritable folder, a file or folder in the way ---------
@@ -269,7 +269,7 @@ def unwritable(monkeypatch):
 def test_full_disk_claims_csv(tmp_path, capsys, full_disk):
     out = tmp_path / "out" / "claims.csv"
     argv = [*_claims_argv(tmp_path), str(out)]
-    line = refused(
+    line = assert_refused(
         lambda: entry("common.claims")(argv),
         capsys,
         "disk is full",
@@ -281,7 +281,7 @@ def test_full_disk_claims_csv(tmp_path, capsys, full_disk):
 def test_full_disk_keeps_the_previous_output(tmp_path, capsys, full_disk):
     out = _write(tmp_path / "out" / "claims.csv", b"previous\n")
     argv = [*_claims_argv(tmp_path), str(out)]
-    refused(
+    assert_refused(
         lambda: entry("common.claims")(argv),
         capsys,
         "disk is full",
@@ -301,12 +301,12 @@ def test_full_disk_keeps_the_previous_output(tmp_path, capsys, full_disk):
     ids=["npz", "pt", "json", "checkpoint"],
 )
 def test_full_disk_every_writer(tmp_path, capsys, full_disk, write):
-    refused(one_line_errors(lambda: write(tmp_path)), capsys, "disk is full", tmp_path)
+    assert_refused(one_line_errors(lambda: write(tmp_path)), capsys, "disk is full", tmp_path)
 
 
 def test_unwritable_output_folder(tmp_path, capsys, unwritable):
     argv = [*_claims_argv(tmp_path), str(tmp_path / "out" / "claims.csv")]
-    refused(
+    assert_refused(
         lambda: entry("common.claims")(argv),
         capsys,
         "permission denied",
@@ -317,18 +317,18 @@ def test_unwritable_output_folder(tmp_path, capsys, unwritable):
 def test_output_folder_is_a_file(tmp_path, capsys):
     _write(tmp_path / "out", b"a file where a folder should be")
     argv = [*_claims_argv(tmp_path), str(tmp_path / "out" / "claims.csv")]
-    refused(lambda: entry("common.claims")(argv), capsys, "a file is in the way", tmp_path)
+    assert_refused(lambda: entry("common.claims")(argv), capsys, "a file is in the way", tmp_path)
 
 
 def test_output_file_is_a_folder(tmp_path, capsys):
     (tmp_path / "out" / "claims.csv").mkdir(parents=True)
     argv = [*_claims_argv(tmp_path), str(tmp_path / "out" / "claims.csv")]
-    refused(lambda: entry("common.claims")(argv), capsys, "a folder is in the way", tmp_path)
+    assert_refused(lambda: entry("common.claims")(argv), capsys, "a folder is in the way", tmp_path)
 
 
 def test_unreadable_torch_file_names_it(tmp_path, capsys):
     path = _write(tmp_path / "model.pt", GARBAGE)
-    refused(one_line_errors(lambda: cio.load_torch(path)), capsys, "model.pt", tmp_path)
+    assert_refused(one_line_errors(lambda: cio.load_torch(path)), capsys, "model.pt", tmp_path)
 
 
 # -- corrupt checkpoints: set aside with one log line naming them, then a fresh start ----------
