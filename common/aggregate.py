@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from common import provenance
@@ -30,12 +31,19 @@ def merge(paths: list[Path]) -> tuple[dict[str, list[float]], list[str]]:
 
 
 @one_line_errors
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(
+    argv: list[str] | None = None,
+    extend: Callable[[list[Path]], dict] | None = None,
+    description: str = __doc__,
+) -> None:
+    """The aggregate command; a paper's ``extend(paths)`` adds metrics computed across seeds."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("metrics", nargs="+", type=Path)
     args = parser.parse_args(argv)
     merged, dropped = merge(args.metrics)
+    if extend is not None:
+        merged |= extend(args.metrics)
     meta = {**provenance.collect(), "runs": [str(p) for p in args.metrics], "dropped": dropped}
     write_metrics(args.out, merged, meta)
     if dropped:

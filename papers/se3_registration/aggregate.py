@@ -11,15 +11,12 @@ the spread between training seeds (the per-seed values show that).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from common import provenance
-from common.aggregate import merge
-from common.cli import one_line_errors
-from common.io import load_npz, write_metrics
+from common import aggregate
+from common.io import load_npz
 
 RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -58,19 +55,13 @@ def bootstrap(errors: list[dict], resamples: int = RESAMPLES) -> dict[str, list[
     return out
 
 
-@one_line_errors
+def seed_bootstrap(metrics: list[Path]) -> dict[str, list[float]]:
+    """The intervals, from the ``errors.npz`` beside each seed's ``metrics.json``."""
+    return bootstrap([load_npz(path.parent / "errors.npz") for path in metrics])
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("metrics", nargs="+", type=Path)
-    args = parser.parse_args(argv)
-    errors = [load_npz(path.parent / "errors.npz") for path in args.metrics]
-    merged, dropped = merge(args.metrics)
-    merged |= bootstrap(errors)
-    meta = {**provenance.collect(), "runs": [str(p) for p in args.metrics], "dropped": dropped}
-    write_metrics(args.out, merged, meta)
-    if dropped:
-        print(f"warning: left out (missing or not finite in some run): {dropped}")
+    aggregate.main(argv, extend=seed_bootstrap, description=__doc__)
 
 
 if __name__ == "__main__":
