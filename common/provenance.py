@@ -30,12 +30,19 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
-def git_state() -> dict[str, Any]:
-    """Current commit (or None outside a git checkout) and whether tracked files differ from it.
+#: Names the commit of a copy without ``.git`` (e.g. a working tree shipped to a GPU machine).
+COMMIT_ENV = "REPRO_GIT_COMMIT"
 
-    The generated reports under ``reports/`` do not count: a run rewrites them.
+
+def git_state() -> dict[str, Any]:
+    """Current commit and whether tracked files differ from it.
+
+    The generated reports under ``reports/`` do not count: a run rewrites them. Outside a git
+    checkout the commit is read from ``$REPRO_GIT_COMMIT`` (dirtiness then unknown: None).
     """
     commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": os.environ.get(COMMIT_ENV) or None, "git_dirty": None}
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 

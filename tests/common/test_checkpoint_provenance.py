@@ -80,6 +80,14 @@ def test_provenance_fields():
     assert "numpy" in record["packages"]
 
 
+def test_commit_outside_a_checkout_comes_from_the_environment(monkeypatch):
+    monkeypatch.setattr(provenance, "_git", lambda *args: None)
+    monkeypatch.delenv(provenance.COMMIT_ENV, raising=False)
+    assert provenance.git_state() == {"git_commit": None, "git_dirty": None}
+    monkeypatch.setenv(provenance.COMMIT_ENV, "abc1234")
+    assert provenance.git_state() == {"git_commit": "abc1234", "git_dirty": None}
+
+
 def test_seed_everything_is_deterministic():
     import jax
 
