@@ -13,8 +13,11 @@ def test_reverse_distillation_smoke_pipeline(smoke_dag):
     for claim in ("C1", "C2a", "C2b", "C3"):
         assert claim in text
     out = smoke_dag / "results/smoke/reverse_distillation"
-    for stem in ("scaling", "per_assay", "explained", "training", "probes", "ablations"):
+    for stem in ("scaling", "per_assay", "explained", "training"):  # figures
         assert (out / "figures" / f"{stem}.png").exists()
+        assert (out / "figures" / f"{stem}.json").exists()
+    for stem in ("spearman", "probes", "ablations"):  # tables
+        assert (out / "figures" / f"{stem}.csv").exists()
         assert (out / "figures" / f"{stem}.json").exists()
     claims = pd.read_csv(out / "claims.csv")
     assert set(claims["status"]) == {"SMOKE"}

@@ -3,13 +3,17 @@
 import pandas as pd
 from pypdf import PdfReader
 
+from common.config import compose_config
+
 
 def test_se3_registration_smoke_pipeline(smoke_dag):
     report = smoke_dag / "reports/smoke/se3_registration.pdf"
     text = "".join(page.extract_text() for page in PdfReader(report).pages)
     for claim in ("C0", "C1", "C2", "C3", "C4"):
         assert claim in text
-    assert "released, squared" in text and "diameter / 200 mm" in text and "7.7 mm" in text
+    cfg = compose_config("se3_registration", ["scale=smoke"])
+    noise_mm = f"{cfg.diffusion.sigma_t * cfg.diffusion.length_unit_mm:.2g} / "  # released mm
+    assert "diameter / 200 mm" in text and noise_mm in text
     out = smoke_dag / "results/smoke/se3_registration"
     for stem in ("chain", "start"):
         assert (out / "figures" / f"{stem}.csv").exists()
