@@ -2,7 +2,8 @@
 in ``papers/<name>/README.md`` the block between ``<!-- results:<scale> -->`` and
 ``<!-- /results:<scale> -->`` becomes the paper's current scorecard (from ``claims.csv``), and
 in the top-level README the ``<!-- costs:<scale> -->`` block becomes the cost table (CPU and
-wall seconds summed over each paper's Snakemake benchmark files).
+wall seconds summed over each paper's Snakemake benchmark files); a paper README with its own
+``<!-- costs:<scale> -->`` block gets that paper's row.
 
 python -m common.readme --scale cpu [PAPER ...]     # `make reproduce` runs it after Snakemake
 """
@@ -78,8 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     root = REPO_ROOT / "results" / args.scale
     papers = args.papers or sorted(p.parent.name for p in root.glob("*/claims.csv"))
     for paper in papers:
+        readme = REPO_ROOT / "papers" / paper / "README.md"
         table = results_table(root / paper / "claims.csv")
-        changed = update_readme(REPO_ROOT / "papers" / paper / "README.md", args.scale, table)
+        changed = update_readme(readme, args.scale, table)
+        if f"<!-- costs:{args.scale} -->" in readme.read_text():  # the paper's own cost table
+            changed |= update_readme(readme, args.scale, costs_table(root, [paper]), "costs")
         print(f"papers/{paper}/README.md: {'updated' if changed else 'unchanged'}")
     if not args.papers:
         changed = update_readme(

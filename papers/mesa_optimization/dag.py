@@ -9,11 +9,12 @@ RUN_NAME = "{mesa_exp}-{mesa_init}-seed{mesa_seed}"
 
 
 def sweep_runs(sweep) -> list[tuple[str, str, int]]:
-    """(experiment, init, seed) of every run of a scale's ``sweep`` config."""
+    """(experiment, init, seed) of every run of a scale's ``sweep`` config: the experiments and
+    the oracle experiments at every init, the Gaussian-init experiments at the Gaussian init."""
     return [
         (exp, init, seed)
         for seed in sweep.seeds
-        for exp in sweep.experiments
+        for exp in [*sweep.experiments, *sweep.oracle_experiments]
         for init in sweep.inits
     ] + [(exp, "gaussian", seed) for seed in sweep.seeds for exp in sweep.gaussian_init_experiments]
 

@@ -41,7 +41,12 @@ def empirical_moments(batch: dict) -> dict[str, float]:
 
 def model_outputs(params: dict, batch: dict, s_pop) -> dict:
     """Everything measured on the trained weights, and on the one-step GD predictors that
-    serve as references (at the trained ab, at the population optimum), in one call."""
+    serve as references (at the trained ab, at the population optimum), in one call.
+
+    ``gd_rel_err_reduced`` is C3's oracle: the block-diagonal model a = ab, b = 1 (every
+    off-block entry zero, every a_k b_k equal), one GD step with step ab by construction."""
+    import jax.numpy as jnp
+
     from papers.mesa_optimization import diagnostics as dg
     from papers.mesa_optimization.model import gd_one_step_prediction, predict, targets
 
@@ -52,10 +57,15 @@ def model_outputs(params: dict, batch: dict, s_pop) -> dict:
         return ((abs(predict(p, batch) - gd) ** 2).sum() / (abs(gd) ** 2).sum()) ** 0.5
 
     gd_ab, gd_opt = gd_one_step_prediction(batch, ab), gd_one_step_prediction(batch, s_pop)
+    d = params["pv_re"].shape[0]
+    eye, zero_kq, zero_pv = jnp.eye(d), jnp.zeros((2 * d, 2 * d)), jnp.zeros((d, 2 * d))
+    reduced = {"kq_re": zero_kq.at[d:, :d].set(ab * eye), "kq_im": zero_kq,
+               "pv_re": zero_pv.at[:, :d].set(eye), "pv_im": zero_pv}  # fmt: skip
     exact = batch["rot"][:, :, None, :] * batch["x"][:, :, 1:-1]  # x_{t+1} = D x_t
     return {
         "ab": ab, "gd_rel_err": gd_err(params, gd_ab), "offblock_ratio": dg.offblock_ratio(params),
         "gd_rel_err_block_part": gd_err(dg.block_part(params), gd_ab),
+        "gd_rel_err_reduced": gd_err(reduced, gd_ab),
         **dg.test_stats(params, batch),
         **{f"gd_ab_{k}": v for k, v in dg.prediction_stats(gd_ab, y).items()},
         **{f"gd_opt_{k}": v for k, v in dg.prediction_stats(gd_opt, y).items()},
@@ -158,6 +168,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFr
         "ab_rel_err_train": abs(ab - s_train) / s_train,
         "gd_rel_err": out["gd_rel_err"],
         "gd_rel_err_block_part": out["gd_rel_err_block_part"],
+        "gd_rel_err_reduced": out["gd_rel_err_reduced"],
         "offblock_ratio": out["offblock_ratio"],
         "test_rel_mse": out["test_rel_mse"],
         "test_rel_mse_at_opt": theory.relative_loss_at_optimum(pop),

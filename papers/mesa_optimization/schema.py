@@ -10,7 +10,7 @@ from omegaconf import MISSING, DictConfig
 from common.config import RunConfig, require
 
 DTYPES = ("float32", "float64")
-X1_FAMILIES = ("gaussian", "sparse", "ones")
+X1_FAMILIES = ("gaussian", "sparse", "ones", "balanced")
 INIT_KINDS = ("diagonal", "gaussian")
 
 
@@ -20,7 +20,7 @@ class DataConfig:
     T: int = 50
     m_train: int = 2000
     m_test: int = 2000
-    x1: str = MISSING  # gaussian | sparse | ones
+    x1: str = MISSING  # gaussian | sparse | ones | balanced (Gaussian, symmetric set)
     x1_scale: float = 1.0  # sigma (Gaussian) or c (sparse, all-ones)
 
 
@@ -52,6 +52,7 @@ class SweepConfig:
     inits: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     gaussian_init_experiments: list[str] = field(default_factory=list)
+    oracle_experiments: list[str] = field(default_factory=list)  # run at every diagonal init
 
 
 @dataclass

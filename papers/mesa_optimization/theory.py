@@ -19,8 +19,9 @@ def x1_moments(kind: str, scale: float, d: int) -> tuple[float, float, float, fl
     """Moments of a family of x_1.
 
     Returns (sum_j E x_j^2, sum_j E x_j^4, sum_j E x_j^6, sum_{j!=k} E x_j^2 x_k^4).
+    ``balanced`` is the Gaussian family (only its training set is arranged symmetrically).
     """
-    if kind == "gaussian":
+    if kind in ("gaussian", "balanced"):
         s2 = scale**2
         return d * s2, 3 * d * s2**2, 15 * d * s2**3, 3 * d * (d - 1) * s2**3
     if kind == "sparse":  # exactly one non-zero coordinate: no cross terms
@@ -40,7 +41,7 @@ def analytic_moments(kind: str, scale: float, d: int, T: int) -> dict[str, float
 
 def limit_infinite_T(kind: str, scale: float) -> float:
     """The paper's T -> infinity limit of ab: 1/(5 sigma^2) (Gaussian) or 1/c^2 (sparse)."""
-    if kind == "gaussian":
+    if kind in ("gaussian", "balanced"):
         return 1.0 / (5.0 * scale**2)
     if kind == "sparse":
         return 1.0 / scale**2

@@ -41,3 +41,26 @@ def test_costs_table_sums_benchmarks(tmp_path):
         )
     table = costs_table(tmp_path, ["toy"])
     assert "| toy | 2 | 12 | 14 | 100 |" in table and "**12**" in table
+
+
+def test_a_paper_readme_with_a_costs_block_gets_its_own_row(tmp_path, monkeypatch):
+    import common.readme as readme_mod
+
+    monkeypatch.setattr(readme_mod, "REPO_ROOT", tmp_path)
+    out = tmp_path / "results" / "paper" / "toy"
+    (out / "benchmarks").mkdir(parents=True)
+    evaluate_claims([CLAIM], {"x": [0.7], "x_null": 0.1}, "cpu").to_csv(
+        out / "claims.csv", index=False
+    )
+    pd.DataFrame({"s": [5.0], "max_rss": [50.0], "cpu_time": [4.0]}).to_csv(
+        out / "benchmarks" / "train.tsv", sep="\t", index=False
+    )
+    readme = tmp_path / "papers" / "toy" / "README.md"
+    readme.parent.mkdir(parents=True)
+    blocks = "<!-- results:paper -->\n<!-- /results:paper -->\n"
+    readme.write_text(blocks + "<!-- costs:paper -->\n<!-- /costs:paper -->\n")
+    readme_mod.main(["--scale", "paper", "toy"])
+    assert "| toy | 1 | 4 | 5 | 50 |" in readme.read_text()
+    readme.write_text(blocks)  # no costs block: only the scorecard, no error
+    readme_mod.main(["--scale", "paper", "toy"])
+    assert "costs" not in readme.read_text()

@@ -247,3 +247,33 @@ def test_offblock_gradient_is_the_mean_of_per_sequence_terms():
         for n in ("kq", "pv")
     ]
     np.testing.assert_allclose(per_seq.mean(axis=0), np.concatenate(full), atol=1e-12)
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_balanced_set_zeroes_the_offblock_gradient(balanced):
+    """On the balanced set the off-block gradient at block-diagonal weights vanishes and every
+    coordinate's block gradient is the same; on an i.i.d. set of the same size it does not."""
+    d, T = 3, 12
+    kind = "balanced" if balanced else "gaussian"
+    x = sample_sequences(0, "train", 700, T, d, kind, 1.0)
+    assert x.shape[0] == (648 if balanced else 700)
+    params = split_complex(*init_weights(d, "diagonal", 0.7, 0.3, 1.0, 0))
+    grads = loss_and_grad(params, prepare(x))[1]
+    masks = dg.offblock_masks(d)
+    off = sum(float(jnp.sum(grads[k] ** 2 * masks[k[:2]])) for k in grads)
+    total = sum(float(jnp.sum(grads[k] ** 2)) for k in grads)
+    block = np.diagonal(np.asarray(grads["kq_re"])[d:, :d])
+    if balanced:
+        assert off < 1e-24 * total
+        np.testing.assert_allclose(block, block[0], rtol=1e-12)
+    else:
+        assert off > 1e-3 * total
+
+
+def test_balanced_family_only_arranges_the_training_set():
+    train = sample_sequences(1, "train", 1300, 5, 3, "balanced", 1.0)
+    assert train.shape[0] == 2 * 648
+    np.testing.assert_array_equal(
+        sample_sequences(1, "test", 50, 5, 3, "balanced", 1.0),
+        sample_sequences(1, "test", 50, 5, 3, "gaussian", 1.0),
+    )
