@@ -7,7 +7,8 @@ Writes ``pretrain.csv`` (family, sequence), ``fit.csv`` (family, sequence) and
 potts: one random Potts model per family; Gibbs chains give the pre-training and (from
 separate chains) the scaler-fitting sequences; the wild type is the family's lowest-energy
 sample; its assay holds every single and some double mutants, fitness = -(E(mut) - E(wt))
-plus Gaussian noise. proteingym: the ProteinGym substitution CSVs ``<run.data_dir>/<id>.csv``
+plus Gaussian noise; ``data.extra_families`` more families (``extraNN``) add pre-training
+rows only. proteingym: the ProteinGym substitution CSVs ``<run.data_dir>/<id>.csv``
 of the ids in ``data.assays`` (mutant, mutated_sequence, DMS_score, and the released fold
 columns when present) and a FASTA of scaler-fitting sequences; no pre-training.
 """
@@ -102,6 +103,10 @@ def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         fitness = -delta + dc.noise * delta[single].std() * rng.normal(size=len(delta))
         for seq, s, p, y in zip(seqs, to_strings(seqs), positions, fitness, strict=True):
             assays.append((fam, mutant_name(wt, seq, p), " ".join(map(str, p)), s, y))
+    for f in progress(range(dc.extra_families), "data: extra pre-training families"):
+        potts = random_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
+        samples = gibbs(potts, rng, train_chains, dc.burn_in, dc.samples_per_chain, dc.thin)
+        pretrain += [(f"extra{f:02d}", s) for s in to_strings(samples[: dc.pretrain_per_family])]
     cols = ["family", "sequence"]
     return (
         pd.DataFrame(pretrain, columns=cols),
@@ -168,7 +173,10 @@ def proteingym_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     dc = cfg.data
     folder = cfg.run.data_dir
     if not dc.assays:
-        raise UserError("data.assays is empty: list the ProteinGym assay ids to evaluate")
+        raise UserError(
+            "data.assays is empty: list the ProteinGym assay ids to evaluate (the paper's 28"
+            " single-site assays are not named in our brief; README, 'Paper scale')"
+        )
     files = [Path(folder) / f"{name}.csv" for name in dc.assays]
     missing = [p.name for p in files if not p.exists()]
     if missing:
@@ -188,6 +196,7 @@ def validate(cfg: DictConfig) -> None:
         {
             "data.source": (dc.source in SOURCES, f"must be one of {SOURCES}"),
             "data.families": (dc.families >= 1, "must be >= 1"),
+            "data.extra_families": (dc.extra_families >= 0, "must be >= 0"),
             "data.length": (dc.length >= 2, "must be >= 2"),
             "data.contacts": (0 <= dc.contacts < dc.length, "must be in [0, data.length)"),
             "data.h_scale": (dc.h_scale >= 0, "must be >= 0"),

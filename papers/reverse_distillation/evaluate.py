@@ -8,8 +8,9 @@ chain on the per-residue scaler-fitting rows and applies them to the pooled assa
 Probes (``probe.standardize`` picks the claim's probe): raw, RD, naive and the rotation null
 (``rot``: raw-k in a random orthonormal basis); raw and RD under the other probe (kinds
 ``*_alt``); RD on shuffled fitness labels (``rd_shuf``, size 1 = ``raw_shuf``); the regressor
-ablation (``rd_ols`` ..., random split). Writes ``scalers_<regressor>.npz``, ``per_assay.csv``
-(assay, kind, size, split, spearman),
+ablation (``rd_ols`` ..., random split); the oracle family (oracle.py: ``orc_raw`` and its RD
+chain ``orc_rd``, random split, on the assays' variants with the oracle's fitness).
+Writes ``scalers_<regressor>.npz``, ``per_assay.csv`` (assay, kind, size, split, spearman),
 ``steps.csv`` (per step: R^2 of the regression, kept components, residual variance shares),
 ``nesting.csv`` (max |RD-k[:, :d_j] - RD-j|) and ``metrics.json``.
 """
@@ -28,6 +29,7 @@ from common.config import config_hash, entry_point, require
 from common.io import load_npz, read_csv, write_csv, write_metrics
 from common.progress import progress
 from common.threads import set_threads
+from papers.reverse_distillation.oracle import oracle_family
 from papers.reverse_distillation.probe import SPLITS, fold_ids, probe_spearman
 from papers.reverse_distillation.rd import (
     REGRESSORS,
@@ -39,6 +41,8 @@ from papers.reverse_distillation.rd import (
 
 ABLATION_SPLIT = "random"  # the regressor ablation uses this split only
 ABLATION_KINDS = tuple(f"rd_{kind}" for kind in REGRESSORS)
+ORACLE_SPLIT = "random"  # the oracle's variants are exchangeable: the random split suffices
+ORACLE_FIT_ROWS = 4000  # the oracle's scaler-fitting rows
 
 
 def validate(cfg: DictConfig) -> None:
@@ -162,7 +166,8 @@ def scaling(m: dict, wide: pd.DataFrame, kind: str, sizes: range, tag: str) -> N
 
 def summarise(per_assay: pd.DataFrame, n_sizes: int) -> dict[str, float]:
     """Flat metrics: mean Spearman per kind / size (/ split), the claims' comparisons under
-    the claim's probe, under the other probe (suffix ``_alt``) and on the two nulls."""
+    the claim's probe, under the other probe (suffix ``_alt``), on the two nulls and on the
+    oracle family (``orc_raw``, its RD chain ``orc_rd``)."""
     m: dict[str, float] = {}
     for (kind, k), g in per_assay.groupby(["kind", "size"]):
         m[f"spearman_{kind}_{k}"] = float(g["spearman"].mean())
@@ -176,7 +181,8 @@ def summarise(per_assay: pd.DataFrame, n_sizes: int) -> dict[str, float]:
     compare(m, wide, "rd", "naive", sizes, "rd")
     compare(m, wide, "rot", "raw", sizes, "rot")
     compare(m, wide, "rd_alt", "raw_alt", sizes, "rd_alt")
-    for kind in ("rd", "raw", "rd_shuf"):
+    compare(m, wide, "orc_rd", "orc_raw", sizes, "orc_rd")
+    for kind in ("rd", "raw", "rd_shuf", "orc_rd", "orc_raw"):
         scaling(m, wide, kind, sizes, kind)
     m["n_assays"] = float(wide.shape[0])
     return m
@@ -222,18 +228,30 @@ def main(cfg: DictConfig) -> None:
     alt = {(f"{kind}_alt", k): v for (kind, k), v in {**raw, **main_rd}.items()}
     shuf = {(f"{kind}_shuf", k): v for (kind, k), v in {("raw", 1): pooled[0], **main_rd}.items()}
     std, splits = cfg.probe.standardize, cfg.probe.splits
+    orc_fit, orc_pooled, orc_y = oracle_family(
+        cfg.seed, ORACLE_FIT_ROWS, len(assays), [m.dim for m in family]
+    )
+    orc_rd = apply_chain(fit_chain(orc_fit, cfg.rd.regressor, cfg.rd.ridge_alpha), orc_pooled)
+    orc = {("orc_raw", k + 1): x for k, x in enumerate(orc_pooled)}
+    orc.update({("orc_rd", k + 1): orc_rd[k] for k in range(1, K)})
     per_assay = pd.concat(
         [
             probe_all(assays, {**raw, **main_rd, **naive, **rot}, splits, cfg, std),
             probe_all(assays, alt, splits, cfg, not std),
             probe_all(assays, shuf, splits, cfg, std, shuffle=True),
             probe_all(assays, ablation, [ABLATION_SPLIT], cfg, std),
+            probe_all(assays.assign(fitness=orc_y), orc, [ORACLE_SPLIT], cfg, std),
         ],
         ignore_index=True,
     )
     # size 1: RD-1, naive-1 and rot-1 are the smallest raw model itself
     first = per_assay[per_assay["size"] == 1]
-    same = {"raw": ("rd", "naive", "rot"), "raw_alt": ("rd_alt",), "raw_shuf": ("rd_shuf",)}
+    same = {
+        "raw": ("rd", "naive", "rot"),
+        "raw_alt": ("rd_alt",),
+        "raw_shuf": ("rd_shuf",),
+        "orc_raw": ("orc_rd",),
+    }
     copies = [first[first["kind"] == r].assign(kind=k) for r, ks in same.items() for k in ks]
     per_assay = pd.concat([per_assay, *copies], ignore_index=True)
     steps = pd.DataFrame(

@@ -20,6 +20,9 @@ class DataConfig:
     j_scale: float = 0.5  # potts: std of the couplings
     pretrain_per_family: int = 2000  # potts: masked-LM training sequences per family
     fit_per_family: int = 125  # potts: scaler-fitting sequences per family (separate chains)
+    # potts: further families in the pre-training table only (no assay, no fitting rows), named
+    # extraNN; a member of model.family trains on the first of them (SizeConfig.extra_families)
+    extra_families: int = 0
     samples_per_chain: int = 9  # potts: recorded samples per Gibbs chain
     burn_in: int = 40  # potts: Gibbs sweeps before the first sample
     thin: int = 4  # potts: sweeps between recorded samples
@@ -40,6 +43,7 @@ class SizeConfig:
     layers: int = MISSING
     dim: int = MISSING
     heads: int = MISSING
+    extra_families: int = 0  # trained here: how many of data.extra_families join its corpus
     repo: str = ""  # pretrained: the hub repository (download only), e.g. facebook/esm2_t6_8M_UR50D
     revision: str = ""  # pretrained: hub commit to download ("": the repository's main branch)
     sha256: str = ""  # pretrained: sha256 of model.safetensors ("": not checked)

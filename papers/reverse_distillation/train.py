@@ -80,6 +80,10 @@ def validate(cfg: DictConfig) -> None:
                 and size.dim % size.heads == 0,
                 f"member {size.name} needs layers, dim, heads >= 1 and dim divisible by heads",
             ),
+            f"model.family.{list(cfg.model.family).index(size)}.extra_families": (
+                0 <= size.extra_families <= cfg.data.extra_families,
+                "must be in [0, data.extra_families]",
+            ),
             "train.steps": (tc.steps >= 1, "must be >= 1"),
             "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
             "train.lr": (tc.lr > 0, "must be > 0"),
@@ -102,7 +106,10 @@ def train(cfg: DictConfig) -> int:
     data = Path(cfg.run.data_dir) / "pretrain.csv"
     if not data.exists():
         raise FileNotFoundError(f"missing {data} (run the data step first; set run.data_dir)")
-    seqs = read_csv(data, ("sequence",))["sequence"].tolist()
+    table = read_csv(data, ("family", "sequence"))
+    extra = table["family"].str.startswith("extra")
+    own = [f"extra{f:02d}" for f in range(size.extra_families)]
+    seqs = table["sequence"][~extra | table["family"].isin(own)].tolist()
     model = build_esm2(size.layers, size.dim, size.heads)
     tokenizer = tiny_tokenizer()
     tokens = encode(tokenizer, seqs)["input_ids"]

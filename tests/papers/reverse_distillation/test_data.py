@@ -13,7 +13,7 @@ def test_potts_tables_shapes_and_assays():
     cfg = compose_config("reverse_distillation", ["scale=smoke"])
     pretrain, fit, assays = potts_tables(cfg)
     dc = cfg.data
-    assert len(pretrain) == dc.families * dc.pretrain_per_family
+    assert len(pretrain) == (dc.families + dc.extra_families) * dc.pretrain_per_family
     assert len(fit) == dc.families * dc.fit_per_family
     per_assay = assays.groupby("assay").size()
     assert (per_assay == dc.length * 19 + dc.doubles).all()
@@ -28,6 +28,20 @@ def test_potts_tables_shapes_and_assays():
     # lowest-energy wild type: most single mutants are deleterious
     singles = assays[~assays["positions"].astype(str).str.contains(" ")]
     assert (singles["fitness"] < 0).mean() > 0.5
+
+
+def test_extra_families_add_pretraining_rows_only():
+    base = potts_tables(
+        compose_config("reverse_distillation", ["scale=smoke", "data.extra_families=0"])
+    )
+    more = potts_tables(
+        compose_config("reverse_distillation", ["scale=smoke", "data.extra_families=2"])
+    )
+    extra = more[0]["family"].str.startswith("extra")
+    assert set(more[0]["family"][extra]) == {"extra00", "extra01"}
+    pd.testing.assert_frame_equal(more[0][~extra], base[0])
+    for a, b in zip(more[1:], base[1:], strict=True):
+        pd.testing.assert_frame_equal(a, b)
 
 
 def write_proteingym(tmp_path):
@@ -107,7 +121,8 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
     [("data.families=0", "data.families"), ("data.length=0", "data.length"),
      ("data.thin=0", "data.thin"), ("data.noise=-1", "data.noise"),
      ("data.pretrain_per_family=0", "data.pretrain_per_family"),
-     ("data.singles_per_site=20", "data.singles_per_site")],
+     ("data.singles_per_site=20", "data.singles_per_site"),
+     ("data.extra_families=-1", "data.extra_families")],
 )  # fmt: skip
 def test_nonsense_data_settings_are_rejected(tmp_path, capsys, override, field):
     with pytest.raises(SystemExit):

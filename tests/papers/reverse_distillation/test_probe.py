@@ -74,6 +74,7 @@ def test_summary_metrics_of_a_known_table():
             rd = raw[k] + {1: 0.0, 2: 0.1 if assay == "a" else -0.05, 3: 0.2}[k]
             values = {"raw": raw[k], "rd": rd, "naive": raw[k], "rot": raw[k]}
             values |= {"raw_alt": raw[k], "rd_alt": raw[k], "rd_shuf": 0.0}
+            values |= {"orc_raw": 0.5 - 0.1 * k, "orc_rd": 0.3 + 0.1 * k}
             rows += [
                 {"assay": assay, "kind": kind, "size": k, "split": "random", "spearman": v}
                 for kind, v in values.items()
@@ -86,4 +87,7 @@ def test_summary_metrics_of_a_known_table():
     assert m["raw_largest_minus_best"] == pytest.approx(-0.1)
     assert m["rd_largest_minus_best"] == pytest.approx(0.4 - 0.325)
     assert m["rd_step_gain_min"] == pytest.approx(0.4 - 0.325)
+    assert m["orc_raw_largest_minus_best"] == pytest.approx(-0.2)
+    assert m["orc_rd_minus_orc_raw_min"] == pytest.approx(0.2)
+    assert m["orc_rd_beats_orc_raw_share_min"] == 1.0
     assert m["n_assays"] == 2

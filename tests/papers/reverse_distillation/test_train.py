@@ -82,7 +82,8 @@ def test_checkpoint_interval_is_not_hashed_and_every_train_key_is(tmp_path, data
     ("override", "field"),
     [("train.steps=0", "train.steps"), ("train.lr=-1e-3", "train.lr"),
      ("train.batch_size=0", "train.batch_size"), ("train.mask_prob=1.5", "train.mask_prob"),
-     ("train.checkpoint_every=0", "train.checkpoint_every")],
+     ("train.checkpoint_every=0", "train.checkpoint_every"),
+     ("model.family.0.extra_families=5", "extra_families")],
 )  # fmt: skip
 def test_nonsense_training_settings_are_rejected(tmp_path, data_dir, override, field):
     with pytest.raises(UserError, match=field):
