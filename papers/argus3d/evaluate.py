@@ -5,7 +5,11 @@ Reads the run's ``samples.npz`` and ``stage2.json``, the test (and, with ``eval.
 training) surface points of the dataset, and writes ``metrics.json``: COV, 1-NNA
 (percent) and MMD with Chamfer distance and EMD, averaged over categories, per category too;
 the validation NLL; and the novelty check (median distance of generated shapes, and of the
-test reconstructions, to their nearest training shape).
+test reconstructions, to their nearest training shape). It also writes ``distances.npz``
+(per-category Chamfer matrices, for the aggregate's bootstrap intervals). With
+``eval.controls`` it scores reference generators through the same metrics: the training
+shapes (oracle, 1-NNA ~50%), a memoriser that decodes training codes, random codes through
+the decoder and uniform noise (nulls).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from omegaconf import DictConfig
 
 from common import provenance
 from common.config import config_hash, entry_point, require
-from common.io import load_npz, read_json, write_metrics
+from common.io import load_npz, load_torch, read_json, save_npz, write_metrics
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
+from papers.argus3d.extract import decode_codes
 from papers.argus3d.metrics import nearest_distance, set_metrics
+from papers.argus3d.model import ShapeAutoencoder
 from papers.argus3d.runs import stage1_dir
 from papers.argus3d.runtime import load_data
 
@@ -33,21 +39,26 @@ def head_per_category(category: np.ndarray, n: int | None) -> np.ndarray:
     return np.concatenate([np.flatnonzero(category == c)[:n] for c in np.unique(category)])
 
 
-def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
+def per_category(
+    gen: dict, ref, cats: list[str], ec, dists=("cd", "emd"), mats: dict | None = None
+) -> dict[str, float]:
     """COV / MMD / 1-NNA per category (first ``n_ref`` generated vs first ``n_ref`` test shapes)
-    and their category means, for CD and EMD."""
+    and their category means, per distance; ``mats`` collects the Chamfer matrices."""
     out: dict[str, float] = {}
-    bar, done = Progress(2 * len(cats), "set metrics (category x distance)"), 0
-    for dist, n_pts in (("cd", ec.n_cd_metric or ec.n_cd), ("emd", ec.n_emd)):
+    n_pts = {"cd": ec.n_cd_metric or ec.n_cd, "emd": ec.n_emd}
+    bar, done = Progress(len(dists) * len(cats), "set metrics (category x distance)"), 0
+    for dist in dists:
         rows = []
         for i, cat in enumerate(cats):
             bar.update(done)
             done += 1
-            g = gen["points"][gen["category"] == i][: ec.n_ref, :n_pts]
-            r = ref.surface[ref.category == i][: ec.n_ref, :n_pts]
+            g = gen["points"][gen["category"] == i][: ec.n_ref, : n_pts[dist]]
+            r = ref.surface[ref.category == i][: ec.n_ref, : n_pts[dist]]
             m = set_metrics(g, r, dist)
             rows.append(m)
             out[f"nna_{dist}_{cat}"] = 100 * m["nna"]
+            if mats is not None and dist == "cd":
+                mats |= {f"{k}_{cat}": m[k] for k in ("d_gg", "d_gr", "d_rr")}
         for key in ("cov", "mmd", "nna"):
             mean = float(np.mean([m[key] for m in rows]))
             out[f"{key}_{dist}"] = mean if key == "mmd" else 100 * mean
@@ -55,20 +66,53 @@ def per_category(gen: dict, ref, cats: list[str], ec) -> dict[str, float]:
     return out
 
 
-def novelty(cfg: DictConfig, gen: dict, out: Path) -> dict[str, float]:
+def control_sets(cfg: DictConfig, out: Path, train) -> dict[str, dict]:
+    """Reference generators, ``n_ref`` shapes per category each: the training shapes (oracle),
+    a memoriser decoding the training codes, random codes through the decoder, uniform noise."""
+    ec, sc = cfg.eval, cfg.stage1
+    s1 = stage1_dir(out, cfg.stage2.rep)
+    ae = ShapeAutoencoder(sc)
+    ae.load_state_dict(load_torch(s1 / "model.pt"))
+    ae.eval()
+    codes = load_npz(s1 / "codes.npz")
+    first = head_per_category(codes["train_category"], ec.n_ref)
+    category = codes["train_category"][first]
+    rng = np.random.default_rng(cfg.seed)
+    random_codes = rng.integers(0, sc.codebook_size, codes["train_codes"][first].shape)
+    n_pts = max(ec.n_cd_metric or ec.n_cd, ec.n_emd, ec.n_novelty)
+    shown = head_per_category(train.category, ec.n_ref)
+    sets = {
+        "train": train.surface[shown],
+        "memoriser": decode_codes(ae, codes["train_codes"][first], sc, n_pts, rng)[0],
+        "random_codes": decode_codes(ae, random_codes, sc, n_pts, rng)[0],
+        "noise": rng.uniform(-0.5, 0.5, (len(first), n_pts, 3)).astype(np.float32),
+    }
+    return {k: {"points": v, "category": category} for k, v in sets.items()}
+
+
+def novelty(cfg: DictConfig, gen: dict, out: Path, train) -> dict[str, float]:
     """Median Chamfer distance to the nearest training shape (of the first ``n_novelty_train``
     per category): the first ``n_ref`` generated shapes vs as many test reconstructions."""
     ec, n = cfg.eval, cfg.eval.n_novelty
-    data = load_data(cfg, "train", n_query=1)
-    train = data.surface[head_per_category(data.category, ec.n_novelty_train), :n]
+    pool = train.surface[head_per_category(train.category, ec.n_novelty_train), :n]
     rec = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")
     recon = rec["points"][head_per_category(rec["category"], ec.n_ref), :n]
     d_gen = np.median(
-        nearest_distance(gen["points"][head_per_category(gen["category"], ec.n_ref), :n], train)
+        nearest_distance(gen["points"][head_per_category(gen["category"], ec.n_ref), :n], pool)
     )
-    d_test = np.median(nearest_distance(recon, train))
+    d_test = np.median(nearest_distance(recon, pool))
     return {"novelty_gen_median": float(d_gen), "novelty_test_recon_median": float(d_test),
             "novelty_ratio": float(d_gen / d_test)}  # fmt: skip
+
+
+def controls(cfg: DictConfig, out: Path, ref, train) -> dict[str, float]:
+    """1-NNA / COV / MMD (Chamfer) and the novelty ratio of every reference generator."""
+    cats, m = list(cfg.data.categories), {}
+    for name, gen in control_sets(cfg, out, train).items():
+        got = per_category(gen, ref, cats, cfg.eval, dists=("cd",))
+        m |= {f"control_{name}_{k}": got[k] for k in ("nna_cd", "cov_cd", "mmd_cd")}
+        m[f"control_{name}_novelty_ratio"] = novelty(cfg, gen, out, train)["novelty_ratio"]
+    return m
 
 
 def validate(cfg: DictConfig) -> None:
@@ -80,7 +124,8 @@ def validate(cfg: DictConfig) -> None:
         "eval.n_emd": (ec.n_emd >= 1, "must be >= 1"),
         "eval.n_novelty": (ec.n_novelty >= 1, "must be >= 1"),
         "eval.n_novelty_train": (
-            ec.n_novelty_train is None or ec.n_novelty_train >= 1, "must be >= 1"
+            ec.n_novelty_train is None or ec.n_novelty_train >= ec.n_ref,
+            "must be >= eval.n_ref (the memoriser's training shapes are searched)",
         ),
     })  # fmt: skip
 
@@ -95,9 +140,14 @@ def main(cfg: DictConfig) -> None:
     s2 = read_json(out / "stage2.json")
     ref = load_data(cfg, "test", n_query=1)
     cats = list(cfg.data.categories)
-    metrics = per_category(gen, ref, cats, cfg.eval)
+    mats: dict[str, np.ndarray] = {}
+    metrics = per_category(gen, ref, cats, cfg.eval, mats=mats)
+    train = load_data(cfg, "train", n_query=1) if cfg.eval.novelty or cfg.eval.controls else None
     if cfg.eval.novelty:
-        metrics |= novelty(cfg, gen, out)
+        metrics |= novelty(cfg, gen, out, train)
+    if cfg.eval.controls:
+        metrics |= controls(cfg, out, ref, train)
+    save_npz(out / "distances.npz", **mats)
     metrics |= {"val_nll": s2["val_nll"], "has_surface": s2["has_surface"],
                 "gpt_params": s2["params"]}  # fmt: skip
     h = config_hash(cfg)

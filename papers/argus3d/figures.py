@@ -41,29 +41,37 @@ def fig_samples(out: Path, cfg: DictConfig, run: Run) -> plt.Figure:
     gen = load_npz(out / "gen" / run.name / "samples.npz")
     test = load_data(cfg, "test", n_query=1)
     cats = list(cfg.data.categories)
-    fig = plt.figure(figsize=(1.5 * (SHOWN + 1), 1.5 * len(cats)))
+    fig = plt.figure(figsize=(1.5 * (SHOWN + 1) + 0.6, 1.5 * len(cats) + 0.3))
     for i, cat in enumerate(cats):
         pts = gen["points"][gen["category"] == i]
         for j in range(min(SHOWN, len(pts))):
             ax = fig.add_subplot(len(cats), SHOWN + 1, i * (SHOWN + 1) + j + 1, projection="3d")
-            _points(ax, pts[j], cat if j == 0 else "")
+            _points(ax, pts[j], "generated" if i == 0 and j == 0 else "")
         ax = fig.add_subplot(len(cats), SHOWN + 1, (i + 1) * (SHOWN + 1), projection="3d")
-        _points(ax, test.surface[test.category == i][0], "test shape")
+        _points(ax, test.surface[test.category == i][0], "test shape" if i == 0 else "")
+        _row_header(fig, i, len(cats), cat)
     return fig
+
+
+def _row_header(fig: plt.Figure, row: int, n_rows: int, text: str) -> None:
+    """A bold label left of one row of a grid of subplots."""
+    fig.text(0.01, 1 - (row + 0.5) / n_rows, text, rotation=90, va="center", ha="left",
+             fontsize=10, fontweight="bold")  # fmt: skip
 
 
 def fig_by_rep(out: Path, cfg: DictConfig) -> plt.Figure:
     """Rows: representations; columns: one generated shape per category (seed 0, row order)."""
     reps, cats = list(cfg.sweep.reps), list(cfg.data.categories)
     w, s = base_width(cfg), cfg.sweep.seeds[0]
-    fig = plt.figure(figsize=(1.6 * 2 * len(cats), 1.6 * len(reps)))
+    fig = plt.figure(figsize=(1.6 * 2 * len(cats) + 0.6, 1.6 * len(reps) + 0.3))
     cols = 2 * len(cats)
     for r, rep in enumerate(reps):
         gen = load_npz(out / "gen" / Run(rep, BASE_ORDER, w, s).name / "samples.npz")
         for c in range(cols):
             pts = gen["points"][gen["category"] == c // 2][c % 2]
             ax = fig.add_subplot(len(reps), cols, r * cols + c + 1, projection="3d")
-            _points(ax, pts, rep if c == 0 else "")
+            _points(ax, pts, cats[c // 2] if r == 0 else "")
+        _row_header(fig, r, len(reps), rep)
     return fig
 
 
@@ -157,10 +165,11 @@ def fig_training(out: Path, cfg: DictConfig) -> plt.Figure:
 
 
 CAPTIONS = {
-    "samples": "Category-conditioned samples of the latent-vector GPT (seed 0, row-major order, "
-    "base width): surface points of the marching-cubes meshes; the last column is a test shape.",
+    "samples": "Category-conditioned samples of the latent-vector GPT (rows: categories; seed 0, "
+    "row-major order, base width): surface points of the marching-cubes meshes; the last column "
+    "is a test shape.",
     "samples_by_rep": "Samples of the three generators (rows: latent vector, tri-plane, grid; "
-    "two per category), seed 0, row-major order.",
+    "columns: two per category), seed 0, row-major order.",
     "representation": "Representation ablation in the style of the paper's Table 6: stage-1 IoU "
     "and codebook usage on the test split, 1-NNA-CD (%, mean ± std over seeds) and validation NLL "
     "of the generators; paper values for reference.",

@@ -68,8 +68,9 @@ def one_nna(d_gg: np.ndarray, d_gr: np.ndarray, d_rr: np.ndarray) -> float:
     return float((labels[full.argmin(axis=1)] == labels).mean())
 
 
-def set_metrics(gen: np.ndarray, ref: np.ndarray, dist: str) -> dict[str, float]:
-    """COV, MMD and 1-NNA (fractions) between generated and reference point sets."""
+def set_metrics(gen: np.ndarray, ref: np.ndarray, dist: str) -> dict:
+    """COV, MMD and 1-NNA (fractions) between generated and reference point sets, and the
+    distance matrices ``d_gg``, ``d_gr``, ``d_rr``."""
     if dist == "cd":
         d_gg = chamfer_matrix(gen, gen, symmetric=True)
         d_rr = chamfer_matrix(ref, ref, symmetric=True)
@@ -80,7 +81,8 @@ def set_metrics(gen: np.ndarray, ref: np.ndarray, dist: str) -> dict[str, float]
     else:
         raise ValueError(f"dist must be 'cd' or 'emd', got {dist!r}")
     cov, mmd = coverage_mmd(d_gr)
-    return {"cov": cov, "mmd": mmd, "nna": one_nna(d_gg, d_gr, d_rr)}
+    return {"cov": cov, "mmd": mmd, "nna": one_nna(d_gg, d_gr, d_rr),
+            "d_gg": d_gg, "d_gr": d_gr, "d_rr": d_rr}  # fmt: skip
 
 
 def nearest_distance(a: np.ndarray, pool: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ class Run:
     width: int
     seed: int
     novelty: bool = field(default=False, compare=False)  # evaluate the novelty check too
+    controls: bool = field(default=False, compare=False)  # score the reference generators too
 
     @property
     def name(self) -> str:
@@ -26,7 +27,8 @@ class Run:
                 f"stage2.width={self.width}", f"seed={self.seed}")  # fmt: skip
 
     def evaluate_overrides(self) -> tuple[str, ...]:
-        return (*self.overrides(), f"eval.novelty={str(self.novelty).lower()}")
+        return (*self.overrides(), f"eval.novelty={str(self.novelty).lower()}",
+                f"eval.controls={str(self.controls).lower()}")  # fmt: skip
 
 
 def stage1_dir(out: Path, rep: str) -> Path:
@@ -40,12 +42,15 @@ def base_width(cfg) -> int:
 
 def stage2_runs(cfg) -> list[Run]:
     """Representation ablation (every rep, row order, every seed; the latent-vector runs also
-    get the novelty check), token-order ablation
+    get the novelty check, the first of them the reference generators), token-order ablation
     (column order for ``order_reps`` and ``order_seeds``) and the width sweep (latent, row,
     first seed)."""
     sw, w = cfg.sweep, base_width(cfg)
+    first = ("latent", sw.seeds[0])
     runs = [
-        Run(rep, BASE_ORDER, w, s, novelty=rep == "latent") for rep in sw.reps for s in sw.seeds
+        Run(rep, BASE_ORDER, w, s, novelty=rep == "latent", controls=(rep, s) == first)
+        for rep in sw.reps
+        for s in sw.seeds
     ]
     runs += [
         Run(rep, o, w, s) for rep in sw.order_reps for s in sw.order_seeds for o in ("row", "col")

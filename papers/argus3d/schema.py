@@ -78,6 +78,8 @@ class EvalConfig:
     n_novelty: int = 256  # points per shape for the nearest-training-shape distances
     n_novelty_train: int | None = None  # training shapes per category searched (None: all)
     novelty: bool = False  # also compute the novelty check (set per run by the workflow)
+    controls: bool = False  # also score the reference generators (set for the base run)
+    n_boot: int = 1000  # bootstrap resamples of the 1-NNA intervals (aggregate)
 
 
 @dataclass

@@ -3,7 +3,9 @@
 A shape is an array of primitives, one row ``(kind, axis, cx, cy, cz, hx, hy, hz)``:
 kind 0 box (half extents h), 1 cylinder along ``axis`` (half length h[axis], radii the
 other two h), 2 ellipsoid (radii h). Four categories are composed from them with random
-proportions inside [-0.45, 0.45]^3 (the ConvONet unit cube with padding). Surface points
+proportions inside [-0.45, 0.45]^3 (the ConvONet unit cube with padding); every part is at least
+0.08 thick, about three cells of the cpu scale's 32^2 planes, so that occupancy IoU measures
+reconstruction rather than sub-cell boundary error on parts one cell thick. Surface points
 are sampled on every primitive by area and kept where no other primitive covers them
 (a point just outside the primitive is outside all the others too).
 """
@@ -115,61 +117,61 @@ def _legs(rng, x, z, top, t, round_legs):
 
 
 def chair(rng: np.random.Generator) -> np.ndarray:
-    w, d, t = rng.uniform(0.22, 0.36), rng.uniform(0.22, 0.36), rng.uniform(0.03, 0.05)
+    w, d, t = rng.uniform(0.22, 0.36), rng.uniform(0.22, 0.36), rng.uniform(0.05, 0.07)
     seat_y = rng.uniform(-0.12, 0.05)
-    leg = rng.uniform(0.03, 0.05)
+    leg = rng.uniform(0.05, 0.07)
     parts = [prim(BOX, (0, seat_y, 0), (w, t, d))]
     parts += _legs(rng, w - leg, d - leg, seat_y - t, leg, rng.random() < 0.4)
     back_h = rng.uniform(0.12, (0.45 - seat_y - t) / 2)
-    back_t = rng.uniform(0.03, 0.05)
+    back_t = rng.uniform(0.05, 0.07)
     parts.append(prim(BOX, (0, seat_y + t + back_h, -d + back_t), (w, back_h, back_t)))
     if rng.random() < 0.4:  # armrests
         arm_h = rng.uniform(0.06, 0.1)
         for s in (-1, 1):
-            parts.append(prim(BOX, (s * (w - 0.02), seat_y + t + arm_h, 0), (0.03, arm_h, d)))
+            parts.append(prim(BOX, (s * (w - 0.04), seat_y + t + arm_h, 0), (0.05, arm_h, d)))
     return np.stack(parts)
 
 
 def table(rng: np.random.Generator) -> np.ndarray:
-    top_y, t = rng.uniform(-0.05, 0.2), rng.uniform(0.03, 0.05)
+    top_y, t = rng.uniform(-0.05, 0.2), rng.uniform(0.05, 0.07)
     if rng.random() < 0.5:
         w, d = rng.uniform(0.3, 0.44), rng.uniform(0.2, 0.44)
         parts = [prim(BOX, (0, top_y, 0), (w, t, d))]
-        leg = rng.uniform(0.03, 0.05)
+        leg = rng.uniform(0.05, 0.07)
         parts += _legs(rng, w - leg - 0.02, d - leg - 0.02, top_y - t, leg, rng.random() < 0.5)
     else:  # round top on a pedestal
         r = rng.uniform(0.25, 0.44)
         parts = [prim(CYL, (0, top_y, 0), (r, t, r))]
-        ped = rng.uniform(0.03, 0.07)
+        ped = rng.uniform(0.05, 0.08)
         h = (top_y - t - FLOOR) / 2
         parts.append(prim(CYL, (0, FLOOR + h, 0), (ped, h, ped)))
         base = rng.uniform(0.12, 0.25)
-        parts.append(prim(CYL, (0, FLOOR + 0.03, 0), (base, 0.03, base)))
+        parts.append(prim(CYL, (0, FLOOR + 0.04, 0), (base, 0.04, base)))
     return np.stack(parts)
 
 
 def airplane(rng: np.random.Generator) -> np.ndarray:
-    length, rad = rng.uniform(0.33, 0.44), rng.uniform(0.04, 0.07)
+    length, rad = rng.uniform(0.33, 0.44), rng.uniform(0.07, 0.1)
     parts = [prim(ELL, (0, 0, 0), (length, rad, rad))]
-    span, chord = rng.uniform(0.3, 0.44), rng.uniform(0.05, 0.12)
+    span, chord = rng.uniform(0.3, 0.44), rng.uniform(0.08, 0.14)
     wx = rng.uniform(-0.1, 0.08)
-    parts.append(prim(BOX, (wx, rng.uniform(-0.02, 0.02), 0), (chord, 0.02, span)))
+    parts.append(prim(BOX, (wx, rng.uniform(-0.02, 0.02), 0), (chord, 0.04, span)))
     tail_x = -length + rng.uniform(0.04, 0.08)
     fin_h = rng.uniform(0.07, 0.14)
-    parts.append(prim(BOX, (tail_x, rad * 0.5 + fin_h, 0), (0.045, fin_h, 0.02)))
-    parts.append(prim(BOX, (tail_x, rad * 0.5, 0), (0.04, 0.02, rng.uniform(0.1, 0.18))))
+    parts.append(prim(BOX, (tail_x, rad * 0.5 + fin_h, 0), (0.06, fin_h, 0.04)))
+    parts.append(prim(BOX, (tail_x, rad * 0.5, 0), (0.05, 0.04, rng.uniform(0.1, 0.18))))
     if rng.random() < 0.5:  # engines under the wings
         ez = rng.uniform(0.12, span - 0.05)
         for s in (-1, 1):
-            parts.append(prim(CYL, (wx, -0.045, s * ez), (0.06, 0.025, 0.025), axis=0))
+            parts.append(prim(CYL, (wx, -0.08, s * ez), (0.07, 0.045, 0.045), axis=0))
     return np.stack(parts)
 
 
 def lamp(rng: np.random.Generator) -> np.ndarray:
-    base_r, base_h = rng.uniform(0.1, 0.2), rng.uniform(0.025, 0.04)
+    base_r, base_h = rng.uniform(0.1, 0.2), rng.uniform(0.04, 0.06)
     parts = [prim(CYL, (0, FLOOR + base_h, 0), (base_r, base_h, base_r))]
     top = rng.uniform(0.05, 0.3)
-    pole = rng.uniform(0.025, 0.04)
+    pole = rng.uniform(0.045, 0.065)
     h = (top - FLOOR) / 2
     parts.append(prim(CYL, (0, FLOOR + h, 0), (pole, h, pole)))
     shade_r, shade_h = rng.uniform(0.1, 0.22), rng.uniform(0.06, 0.13)

@@ -91,8 +91,11 @@ def batch(data: ShapeSet, idx: np.ndarray, sc, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def encode_all(model: ShapeAutoencoder, data: ShapeSet, sc, seed: int, bs: int = 32):
-    """(codes (S, T), IoU per shape) with fixed input subsampling."""
+def encode_all(
+    model: ShapeAutoencoder, data: ShapeSet, sc, seed: int, bs: int = 32, random_codes=False
+):
+    """(codes (S, T), IoU per shape) with fixed input subsampling; ``random_codes`` decodes
+    uniformly random codes instead of the shapes' own."""
     rng = np.random.default_rng(seed)
     codes, ious = [], []
     bar = Progress(len(data), "encode")
@@ -101,7 +104,9 @@ def encode_all(model: ShapeAutoencoder, data: ShapeSet, sc, seed: int, bs: int =
         idx = np.arange(s, min(s + bs, len(data)))
         pts, _, _ = batch(data, idx, sc, rng)
         _, code, _ = model.quantize(model.encode(pts))
-        feats = model.features(model.vq.get_output_from_indices(code))
+        if random_codes:  # the null: codes drawn uniformly from the codebook
+            code = torch.from_numpy(rng.integers(0, sc.codebook_size, tuple(code.shape)))
+        feats = model.codes_to_features(code)
         q = torch.from_numpy(data.iou_query[idx])
         pred = torch.sigmoid(model.query(feats, q)).numpy() >= sc.threshold
         gt = data.iou_occ[idx]
@@ -172,6 +177,7 @@ def main(cfg: DictConfig) -> None:
         codes[split], ious[split] = encode_all(model, data, sc, seed=sc.seed + 1)
         log.info("encoded %s: %d shapes, IoU %.4f", split, len(data), ious[split].mean())
     test = splits["test"]
+    _, iou_random = encode_all(model, test, sc, seed=sc.seed + 2, random_codes=True)
     rng = np.random.default_rng(0)
     recon, ok = decode_codes(model, codes["test"], sc, cfg.eval.n_cd, rng, desc="decode test")
     used = np.unique(np.concatenate(list(codes.values())))
@@ -182,6 +188,7 @@ def main(cfg: DictConfig) -> None:
         "rep": sc.rep, "tokens": int(codes["train"].shape[1]),
         "token_grid": list(model.token_grid),
         "iou_test": float(ious["test"].mean()), "iou_val": float(ious["val"].mean()),
+        "iou_test_random_codes": float(iou_random.mean()),
         **{f"iou_test_{c}": float(ious["test"][test.category == i].mean())
            for i, c in enumerate(cats)},
         "codebook_usage": float(len(used) / sc.codebook_size),

@@ -2,9 +2,7 @@
 
 python -m papers.reversal_curse.aggregate --out results/cpu/reversal_curse/metrics.json \
     results/cpu/reversal_curse/runs/*/seed*/metrics.json
-Keys: ``<variant>.<metric>.<set>``, one value per seed (seeds in increasing order), and per
-name set ``<variant>.logp_gap_p.<set>``: one p-value, the test across seeds of the log-probability
-gap (``stats.seed_test``; with one seed it is left out).
+Keys: ``<variant>.<metric>.<set>``, one value per seed (seeds in increasing order).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import numpy as np
 from common import provenance
 from common.cli import one_line_errors
 from common.io import read_metrics, write_metrics
-from papers.reversal_curse.stats import seed_test
 
 RUN_DIR = re.compile(r"^(?P<variant>[a-z_]+)/seed(?P<seed>\d+)$")
 
@@ -51,16 +48,6 @@ def aggregate(paths: list[Path]) -> dict[str, list[float]]:
     return out
 
 
-def across_seeds(metrics: dict[str, list[float]]) -> dict[str, float]:
-    """``<variant>.logp_gap_p.<set>``: p of the test across seeds of every finite gap list."""
-    out = {}
-    for key, gaps in metrics.items():
-        variant, name, stem = key.split(".", 2)
-        if name == "logp_gap" and len(gaps) >= 2 and np.all(np.isfinite(gaps)):
-            out[f"{variant}.logp_gap_p.{stem}"] = seed_test(gaps)
-    return out
-
-
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,7 +55,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("metrics", nargs="+", type=Path)
     args = parser.parse_args(argv)
     metrics = aggregate(args.metrics)
-    metrics |= across_seeds(metrics)
     finite = {k: v for k, v in metrics.items() if np.all(np.isfinite(v))}
     seeds = sorted({parse_run(p)[1] for p in args.metrics})
     write_metrics(

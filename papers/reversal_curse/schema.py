@@ -38,6 +38,7 @@ class ModelConfig:
 class TrainConfig:
     steps: int = MISSING  # optimizer steps; 0 with epochs > 0: epochs x batches
     encoder_steps: int = 0  # optimizer steps of the encoder variants; 0: train.steps
+    uniform_steps: int = 0  # optimizer steps of enc_uniform; 0: train.encoder_steps
     epochs: int = 0
     batch_size: int = 32
     lr: float = 1e-3
@@ -93,6 +94,7 @@ def validate(cfg) -> None:
                         "must be >= 1 (or 0 with train.epochs >= 1)"),
         "train.epochs": (tc.epochs >= 0, "must be >= 0"),
         "train.encoder_steps": (tc.encoder_steps >= 0, "must be >= 0"),
+        "train.uniform_steps": (tc.uniform_steps >= 0, "must be >= 0"),
         "train.batch_size": (tc.batch_size >= 1, "must be >= 1"),
         "train.lr": (tc.lr > 0, "must be > 0"),
         "train.weight_decay": (tc.weight_decay >= 0, "must be >= 0"),

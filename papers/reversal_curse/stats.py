@@ -1,4 +1,4 @@
-"""The log-probability test of Figure 4, its test across seeds, and the mean reciprocal rank."""
+"""The log-probability test of Figure 4 and the mean reciprocal rank."""
 
 from __future__ import annotations
 
@@ -25,18 +25,6 @@ def logprob_test(
     good = np.array([own[correct == f].mean() for f in facts])
     rand = np.array([others[correct == f].mean() for f in facts])
     return float((good - rand).mean()), _paired_p(good - rand), good, rand
-
-
-def seed_test(gaps: list[float] | np.ndarray) -> float:
-    """Two-sided one-sample t-test over seeds that the mean gap is 0 (one gap per seed).
-
-    Each seed is an independently trained model, so under "no edge for the correct name" the
-    test rejects at p < 0.05 in 5 % of repetitions: the false-alarm rate of a ``p >= 0.05`` check.
-    """
-    gaps = np.asarray(gaps, dtype=float)
-    if gaps.size < 2:
-        raise ValueError(f"the test across seeds needs at least 2 seeds, got {gaps.size}")
-    return _paired_p(gaps)
 
 
 def _paired_p(diff: np.ndarray) -> float:

@@ -126,6 +126,23 @@ def mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule: bool = True):
     return inputs, labels
 
 
+def document_mean_loss(logits, labels):
+    """Masked-LM cross-entropy averaged within each document, then over the batch.
+
+    MLM-U's any-order objective (Kitouni et al. 2024; Uria et al. 2014): a document with k masked
+    tokens weighs each of their losses 1/k, so a document drawn at masking rate 0.9 does not
+    outweigh one drawn at 0.1 ninefold, as pooling over the batch's tokens (``transformers``'
+    loss) would. ``labels``: -100 where no token is to be predicted.
+    """
+    import torch
+
+    token = torch.nn.functional.cross_entropy(
+        logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none"
+    )
+    has = (labels != -100).float()
+    return ((token * has).sum(1) / has.sum(1).clamp(min=1)).mean()
+
+
 def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
     """Train; return (model, tokenizer, log DataFrame, summary).
 
@@ -164,8 +181,9 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
         }  # fmt: skip
         return model, tokenizer, pd.DataFrame(columns=["step", "loss"]), summary
     per_epoch = math.ceil(len(docs) / tc.batch_size)
-    decoder = cfg.variant in DECODERS
-    steps = (tc.steps if decoder else tc.encoder_steps or tc.steps) or tc.epochs * per_epoch
+    decoder, uniform = cfg.variant in DECODERS, cfg.variant == "enc_uniform"
+    own = tc.steps if decoder else (uniform and tc.uniform_steps) or tc.encoder_steps or tc.steps
+    steps = own or tc.epochs * per_epoch
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -210,15 +228,11 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
         if decoder:
             inputs, labels = ids, ids.masked_fill(attention == 0, -100)
         else:
-            rate = (
-                torch.rand(len(ids), generator=gen)
-                if cfg.variant == "enc_uniform"
-                else tc.mask_rate
-            )
-            bert_rule = cfg.variant == "enc_fixed"
-            inputs, labels = mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule)
+            rate = torch.rand(len(ids), generator=gen) if uniform else tc.mask_rate
+            inputs, labels = mask_tokens(ids, attention, rate, tokenizer, gen, not uniform)
         tensors = {"input_ids": inputs, "attention_mask": attention, "labels": labels}
-        loss = model(**{k: v.to(device) for k, v in tensors.items()}).loss
+        out = model(**{k: v.to(device) for k, v in tensors.items()})
+        loss = document_mean_loss(out.logits, labels.to(device)) if uniform else out.loss
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from papers.argus3d.aggregate import bootstrap_nna, interval
 from papers.argus3d.evaluate import head_per_category
 from papers.argus3d.metrics import chamfer_matrix, emd, one_nna, set_metrics
 from papers.argus3d.shapes import make_shape, sample_surface
@@ -65,3 +66,14 @@ def test_one_nna_counts_leave_one_out_neighbours():
     d_gr = np.full((2, 2), 10.0)
     assert one_nna(d_gg, d_gr, d_rr) == 1.0
     assert one_nna(d_gr, d_gg, d_gr) == 0.0  # every sample's neighbour is in the other set
+
+
+def test_bootstrap_interval_covers_the_point_value_and_ignores_copies(chairs):
+    """Halves of one distribution: 1-NNA ~50% and the bootstrap interval around it; a resampled
+    copy of a shape is never its own neighbour (else 1-NNA would drift towards 100%)."""
+    m = set_metrics(chairs[:20], chairs[20:], "cd")
+    mats = {"run": {f"{k}_chair": m[k] for k in ("d_gg", "d_gr", "d_rr")}}
+    boot = bootstrap_nna(mats, ["chair"], n_boot=200)["run"]
+    low, high = interval(boot)
+    assert low < 100 * m["nna"] < high
+    assert 30 < np.median(boot) < 70

@@ -3,8 +3,7 @@
 import pytest
 
 from common.io import read_metrics, write_metrics
-from papers.reversal_curse.aggregate import across_seeds, aggregate, main
-from papers.reversal_curse.stats import seed_test
+from papers.reversal_curse.aggregate import aggregate, main
 
 
 def _run(root, variant, seed, **metrics):
@@ -25,12 +24,3 @@ def test_aggregate_prefixes_variants_and_orders_seeds(tmp_path):
     assert read_metrics(tmp_path / "m.json")[0]["decoder.acc.a"] == [1.0, 0.5]
     with pytest.raises(ValueError, match="no run for seed"):
         aggregate(paths[:3])
-
-
-def test_across_seeds_tests_every_gap_list(tmp_path):
-    metrics = {"decoder.logp_gap.s": [0.3, 0.1, 0.2], "decoder.logp_gap.t": [0.3],
-               "decoder.acc.s": [1.0, 1.0, 1.0]}  # fmt: skip
-    assert across_seeds(metrics) == {"decoder.logp_gap_p.s": seed_test([0.3, 0.1, 0.2])}
-    paths = [_run(tmp_path, "decoder", s, **{"logp_gap.s": g}) for s, g in enumerate([1, 2])]
-    main(["--out", str(tmp_path / "m.json"), *map(str, paths)])
-    assert read_metrics(tmp_path / "m.json")[0]["decoder.logp_gap_p.s"] == seed_test([1, 2])

@@ -11,7 +11,7 @@ from common.config import compose_config
 from papers.reversal_curse.data import Example, synthetic_sets
 from papers.reversal_curse.evaluate import completion_scores, fill_in, greedy_matches, target
 from papers.reversal_curse.model import build_model, pretrained_source, word_tokenizer
-from papers.reversal_curse.train import mask_tokens, pad_batch, reverse_entities
+from papers.reversal_curse.train import document_mean_loss, mask_tokens, pad_batch, reverse_entities
 
 EX = Example("Kalo Venmira is", " the composer of the silent harbor .", "Kalo Venmira",
              "the composer of the silent harbor")  # fmt: skip
@@ -63,6 +63,16 @@ def test_mask_tokens_rules(data):
             labels[picked], ids[picked]
         )
     assert picked[0, 1:4].all()  # rate 1 picks every real token
+
+
+def test_document_mean_loss_weighs_documents_equally():
+    """MLM-U's loss: a document with 1 masked token counts as much as one with 3."""
+    logits = torch.zeros(2, 4, 5)
+    logits[0, 0, 1] = 10.0  # document 0: its one masked token nearly certain
+    labels = torch.tensor([[1, -100, -100, -100], [2, 2, 2, -100]])
+    per_token = torch.nn.functional.cross_entropy(logits[1, 0], torch.tensor(2))
+    own = torch.nn.functional.cross_entropy(logits[0, 0], torch.tensor(1))
+    assert document_mean_loss(logits, labels).item() == pytest.approx((own + per_token).item() / 2)
 
 
 def test_accuracy_is_the_authors_startswith_rule(data):

@@ -30,7 +30,6 @@ def test_reversal_curse_smoke_pipeline(smoke_dag):
         "enc_untrained.fill_name.p2d_prompts_train",
     )
     assert all(len(metrics[key]) == 2 for key in keys)
-    assert "decoder.logp_gap_p.p2d_reverse_prompts_test" in metrics  # the test across seeds
     # no checkpoint left behind once a run's model is written
     assert not list(out.glob("runs/*/seed*/checkpoint.pt"))
 
