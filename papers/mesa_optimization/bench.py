@@ -23,43 +23,42 @@ DEFAULT = ("scale=paper", "experiment=gauss_s1", "init=large")
 
 
 def _seconds(fn, repeats: int = 1) -> float:
-    import jax
-
     start = time.perf_counter()
     for _ in range(repeats):
-        jax.block_until_ready(fn())
+        fn()
     return (time.perf_counter() - start) / repeats
 
 
 def bench(overrides: list[str], epochs: int) -> dict[str, float]:
     """Timings (s) and peak memory (MB) of one run's data, training step and test pass."""
-    import jax
     import numpy as np
 
-    from papers.mesa_optimization import diagnostics as dg
+    from papers.mesa_optimization import fused
     from papers.mesa_optimization.model import init_weights, split_complex
-    from papers.mesa_optimization.train import effective_schedule, load_batches, make_step
+    from papers.mesa_optimization.train import effective_schedule, load_sequences, make_step
 
-    jax.config.update("jax_enable_x64", True)
     cfg = compose_config("mesa_optimization", list(overrides))
     dtype = np.dtype(cfg.train.dtype)
     start = time.perf_counter()
-    train_b, test_b = jax.block_until_ready(load_batches(cfg, dtype))
+    train_x, test_x = (fused.planar(x, dtype) for x in load_sequences(cfg))
     data_s = time.perf_counter() - start
-    step, test = make_step(effective_schedule(cfg)[0]), jax.jit(dg.test_stats)
+    step = make_step(effective_schedule(cfg)[0])
     ic = cfg.init
-    state = {"p": split_complex(*init_weights(cfg.data.d, ic.kind, ic.a0, ic.b0, ic.std, 0), dtype)}
+    init = split_complex(*init_weights(cfg.data.d, ic.kind, ic.a0, ic.b0, ic.std, 0), dtype)
+    state = {"p": {k: np.asarray(v) for k, v in init.items()}}
 
     def one_step():
-        state["p"], stats = step(state["p"], train_b)
-        return stats
+        state["p"], _ = step(state["p"], train_x)
 
-    compile_s = _seconds(one_step) + _seconds(lambda: test(state["p"], test_b))
+    def test():
+        fused.test_stats(state["p"], test_x)
+
+    compile_s = _seconds(one_step) + _seconds(test)
     return {
         "data_s": data_s,
         "compile_and_first_s": compile_s,
         "epoch_s": _seconds(one_step, epochs),
-        "test_pass_s": _seconds(lambda: test(state["p"], test_b), max(1, epochs // 5)),
+        "test_pass_s": _seconds(test, max(1, epochs // 5)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "m_train": cfg.data.m_train,
         "m_test": cfg.data.m_test,

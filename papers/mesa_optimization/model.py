@@ -7,12 +7,11 @@ step a PyTorch complex optimizer takes (JAX's complex gradient would be conjugat
 
 The data follow x_{t+1} = D x_t with D diagonal, so e_t = [D x_{t-1}; x_{t-1}] = A x_{t-1}
 for t >= 2 and C_t = e_1 e_1^H + A S_{t-1} A^H with S_t = sum_{i<=t} x_i x_i^H (d x d, a
-quarter of C_t). Only S is stored; an epoch scans the sequences in chunks (a few MB each)
-and computes loss and gradient by hand in one pass: forward C_t u_t, then C_t w_t for the
-backward, dL/dW_PV = sum_t r_t v_t^H and dL/dW_KQ = sum_t (C_t P^H r_t / rho_t) e_t^H
-(over m, r the residual, v_t = C_t W_KQ e_t / rho_t). Products with a weight matrix are
-real matrix products; the per-position ones are broadcast multiply-and-sum, which XLA's CPU
-backend fuses (its complex dot is slow at these sizes).
+quarter of C_t). Only S is stored; the sequences are scanned in chunks (a few MB each).
+This JAX version serves evaluation (predictions, per-sequence gradients, the GD references);
+training uses the fused pass of ``fused.py``, which the tests check against ``loss``'s
+jax.grad. Products with a weight matrix are real matrix products; the per-position ones are
+broadcast multiply-and-sum, which XLA's CPU backend fuses (its complex dot is slow here).
 """
 
 from __future__ import annotations
@@ -108,13 +107,6 @@ def _times(mat: jax.Array, vec: jax.Array) -> jax.Array:
     return (vr @ mr.T - vi @ mi.T) + 1j * (vr @ mi.T + vi @ mr.T)
 
 
-def _gram(a: jax.Array, b: jax.Array) -> jax.Array:
-    """sum over all positions of a b^H, as real matrix products."""
-    a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
-    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
-    return (ar.T @ br + ai.T @ bi) + 1j * (ai.T @ br - ar.T @ bi)
-
-
 def targets(batch: Batch) -> jax.Array:
     """x_{t+1} at the predicting positions, shaped like ``predict``'s output."""
     return batch["x"][:, :, 2:]
@@ -158,25 +150,9 @@ def _chunk_terms(kq: jax.Array, pv: jax.Array, c: Batch):
     return r, v, _running_sum_times(c, _times(pv.conj().T, r)), e
 
 
-def loss_and_grad(params: Params, batch: Batch) -> tuple[jax.Array, Params]:
-    """The loss and its gradient with respect to the real/imaginary pairs, in one pass."""
-    kq, pv = _complex(params)
-
-    def chunk(acc, c):
-        r, v, q, e = _chunk_terms(kq, pv, c)
-        value = 0.5 * jnp.sum(r.real**2 + r.imag**2)
-        return (acc[0] + value, acc[1] + _gram(q, e), acc[2] + _gram(r, v)), None
-
-    zero = (jnp.zeros((), kq.real.dtype), jnp.zeros_like(kq), jnp.zeros_like(pv))
-    (value, g_kq, g_pv), _ = jax.lax.scan(chunk, zero, _per_chunk(batch))
-    m = batch["m"]
-    grads = {"kq_re": g_kq.real, "kq_im": g_kq.imag, "pv_re": g_pv.real, "pv_im": g_pv.imag}
-    return value / m, {k: (g / m).astype(params[k].dtype) for k, g in grads.items()}
-
-
 def per_sequence_grads(params: Params, batch: Batch) -> tuple[jax.Array, jax.Array]:
     """Complex gradient of each sequence's loss: (chunks, size, 2d, 2d) for W_KQ and
-    (chunks, size, d, 2d) for W_PV (their mean over the m sequences is ``loss_and_grad``'s)."""
+    (chunks, size, d, 2d) for W_PV (their mean over the m sequences is the loss gradient)."""
     kq, pv = _complex(params)
 
     def chunk(c):

@@ -12,7 +12,6 @@ The data are generated in-process from the seed: ``run.data_dir`` is not used.
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,38 +53,43 @@ def effective_schedule(cfg: DictConfig) -> tuple[float, int]:
     return lr, epochs
 
 
-def load_batches(cfg: DictConfig, dtype) -> tuple[dict, dict]:
-    """Prepared (train, test) batches of the run's dataset."""
+def load_sequences(cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The run's (train, test) sequences, complex (m, T, d)."""
     from papers.mesa_optimization.data import sample_sequences
-    from papers.mesa_optimization.model import prepare
 
     dc = cfg.data
     return tuple(
-        prepare(sample_sequences(cfg.seed, split, m, dc.T, dc.d, dc.x1, dc.x1_scale), dtype)
+        sample_sequences(cfg.seed, split, m, dc.T, dc.d, dc.x1, dc.x1_scale)
         for split, m in (("train", dc.m_train), ("test", dc.m_test))
     )
 
 
-def make_step(lr: float):
-    """One full-batch GD step (optax.sgd: no momentum, no weight decay), compiled.
+def load_batches(cfg: DictConfig, dtype) -> tuple[dict, dict]:
+    """Prepared (train, test) batches of the run's dataset (``model.prepare``: for evaluation)."""
+    from papers.mesa_optimization.model import prepare
 
-    step(params, batch) -> (new params, weight_stats of the old params). The batch is an
-    argument, not a closed-over constant (XLA would try to fold it); the params' buffers
-    are donated (the step overwrites them in place).
+    return tuple(prepare(x, dtype) for x in load_sequences(cfg))
+
+
+def make_step(lr: float):
+    """One full-batch GD step (plain SGD: no momentum, no weight decay, like the authors').
+
+    step(params, data) -> (new params, weight_stats of the old params); params are NumPy
+    real/imaginary pairs, data ``fused.planar`` arrays. The loss and gradient come from the
+    fused pass (``fused.py``); ``model.loss_and_grad`` is its JAX reference.
     """
     import jax
-    import optax
 
     from papers.mesa_optimization import diagnostics as dg
-    from papers.mesa_optimization.model import loss_and_grad
+    from papers.mesa_optimization.fused import loss_and_grad
 
-    optimizer = optax.sgd(lr)
+    jax.config.update("jax_enable_x64", True)  # the weight statistics in the params' precision
+    weight_stats = jax.jit(dg.weight_stats)
 
-    @partial(jax.jit, donate_argnums=0)
-    def step(params, batch):
-        value, grads = loss_and_grad(params, batch)
-        updates, _ = optimizer.update(grads, optimizer.init(params), params)
-        return optax.apply_updates(params, updates), dg.weight_stats(params, value)
+    def step(params, data):
+        value, grads = loss_and_grad(params, data)
+        stats = {k: float(v) for k, v in weight_stats(params, value).items()}
+        return {k: v - lr * grads[k].astype(v.dtype) for k, v in params.items()}, stats
 
     return step
 
@@ -99,34 +103,31 @@ def checkpoint(cfg: DictConfig, out: Path) -> Checkpoint:
 
 def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Run gradient descent; return initial and final complex weights and the per-epoch log."""
-    import jax
-
     from papers.mesa_optimization import diagnostics as dg
-    from papers.mesa_optimization.model import complex_weights, init_weights, loss, split_complex
+    from papers.mesa_optimization import fused
+    from papers.mesa_optimization.model import complex_weights, init_weights, split_complex
 
     validate(cfg)
-    jax.config.update("jax_enable_x64", True)
     dtype = np.dtype(cfg.train.dtype)
     seed_everything(cfg.seed)
-    train_b, test_b = load_batches(cfg, dtype)
+    train_x, test_x = (fused.planar(x, dtype) for x in load_sequences(cfg))
     lr, epochs = effective_schedule(cfg)
-
     step = make_step(lr)
-    test_stats = jax.jit(dg.test_stats)
 
     ic = cfg.init
     kq0, pv0 = init_weights(cfg.data.d, ic.kind, ic.a0, ic.b0, ic.std, cfg.seed)
     ckpt = checkpoint(cfg, out)
     resumed = ckpt.load()
     if resumed is None:
-        start, rows, params = 0, [], split_complex(kq0, pv0, dtype)
+        start, rows = 0, []
+        params = {k: np.asarray(v, dtype) for k, v in split_complex(kq0, pv0, dtype).items()}
     else:
         start, rows = resumed.step, list(resumed.extra)
-        params = {k: jax.numpy.asarray(v, dtype=dtype) for k, v in resumed.state.items()}
+        params = {k: np.asarray(v, dtype=dtype) for k, v in resumed.state.items()}
 
-    def tested(epoch, params):  # before the step: it donates (overwrites) the params
+    def tested(epoch, params):
         due = epoch % cfg.train.test_every == 0 or epoch == epochs
-        return {k: float(v) for k, v in test_stats(params, test_b).items()} if due else {}
+        return fused.test_stats(params, test_x) if due else {}
 
     def record(epoch, stats, test):
         rows.append({"epoch": epoch, **{k: float(v) for k, v in stats.items()}, **test})
@@ -134,11 +135,12 @@ def train(cfg: DictConfig, out: Path) -> tuple[dict[str, np.ndarray], pd.DataFra
     bar = Progress(epochs, desc="epochs", initial=start)
     for epoch in range(start, epochs):
         test = tested(epoch, params)
-        params, stats = step(params, train_b)
+        params, stats = step(params, train_x)
         record(epoch, stats, test)
         bar.update(epoch + 1, loss=rows[-1]["loss"])
-        ckpt.maybe_save(epoch + 1, lambda p=params: {k: np.asarray(v) for k, v in p.items()}, rows)
-    record(epochs, dg.weight_stats(params, loss(params, train_b)), tested(epochs, params))
+        ckpt.maybe_save(epoch + 1, lambda p=params: dict(p), rows)
+    final = dg.weight_stats(params, fused.loss(params, train_x))
+    record(epochs, final, tested(epochs, params))
     kq, pv = complex_weights(params)
     return {"kq": kq, "pv": pv, "kq0": kq0, "pv0": pv0}, pd.DataFrame(rows)
 

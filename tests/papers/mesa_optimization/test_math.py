@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 
 from papers.mesa_optimization import diagnostics as dg
-from papers.mesa_optimization import theory
+from papers.mesa_optimization import fused, theory
 from papers.mesa_optimization.data import embed, sample_sequences
 from papers.mesa_optimization.model import (
     gd_one_step_prediction,
     init_weights,
     loss,
-    loss_and_grad,
     predict,
     prepare,
     split_complex,
@@ -57,23 +56,58 @@ def test_prediction_matches_direct_complex_formula():
     np.testing.assert_allclose(pred, expected, rtol=1e-12)
 
 
+def _fused_grads(params, x, dtype=np.float64):
+    numpy_params = {k: np.asarray(v) for k, v in params.items()}
+    return fused.loss_and_grad(numpy_params, fused.planar(x, dtype))
+
+
 @pytest.mark.parametrize("kind", ["gaussian", "sparse", "ones"])
-def test_chunked_loss_and_gradient_match_explicit_running_sums(monkeypatch, kind):
-    """loss_and_grad (hand-written, chunked, padded) equals jax.grad of the explicit-C_t loss."""
+def test_loss_and_gradient_match_explicit_running_sums(monkeypatch, kind):
+    """The fused pass (blocks of 3 sequences: 7 = 3 + 3 + 1) and the chunked JAX loss (chunks
+    of 3, the last one padded) equal the explicit-C_t loss and its jax.grad."""
     import papers.mesa_optimization.model as model
 
-    monkeypatch.setattr(model, "CHUNK_ENTRIES", 3 * 10 * 9)  # 3 sequences a chunk: 7 = 3+3+1
+    monkeypatch.setattr(model, "CHUNK_ENTRIES", 3 * 10 * 9)
+    monkeypatch.setattr(fused, "BLOCK", 3)
     x = sample_sequences(5, "train", 7, 12, 3, kind, 1.5)
     params = _random_params(np.random.default_rng(2), 3)
     batch = prepare(x)
     assert batch["s"].shape[:2] == (3, 3)
-    value, grads = jax.jit(loss_and_grad)(params, batch)
+    value, grads = _fused_grads(params, x)
     ref_value, ref_grads = jax.value_and_grad(_reference_loss)(params, jnp.asarray(x))
-    assert float(value) == pytest.approx(float(ref_value), rel=1e-12)
+    assert value == pytest.approx(float(ref_value), rel=1e-12)
     assert float(loss(params, batch)) == pytest.approx(float(ref_value), rel=1e-12)
     scale = max(float(jnp.abs(g).max()) for g in ref_grads.values())
     for name, g in ref_grads.items():
         np.testing.assert_allclose(grads[name], g, rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "sparse"])
+def test_fused_test_statistics_match_the_model(kind):
+    x = sample_sequences(3, "test", 9, 10, 3, kind, 1.0)
+    params = _random_params(np.random.default_rng(3), 3)
+    expected = dg.test_stats(params, prepare(x))
+    got = fused.test_stats({k: np.asarray(v) for k, v in params.items()}, fused.planar(x))
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(float(value), rel=1e-12)
+
+
+def test_fused_single_precision_follows_double():
+    x = sample_sequences(4, "train", 20, 15, 3, "gaussian", 1.0)
+    params = _random_params(np.random.default_rng(5), 3)
+    v64, g64 = _fused_grads(params, x)
+    v32, g32 = _fused_grads(params, x, np.float32)
+    assert v32 == pytest.approx(v64, rel=1e-5)
+    for name, g in g64.items():
+        assert g32[name].dtype == np.float32
+        np.testing.assert_allclose(g32[name], g, rtol=0, atol=1e-5 * np.abs(g).max())
+
+
+def test_planar_rejects_sequences_of_another_system():
+    x = sample_sequences(1, "train", 3, 6, 2, "gaussian", 1.0)
+    x[1, 4] += 0.1
+    with pytest.raises(ValueError, match="x_.t\\+1. = D x_t"):
+        fused.planar(x)
 
 
 def test_prepare_rejects_sequences_of_another_system():
@@ -88,7 +122,7 @@ def test_real_pair_gradient_matches_finite_differences():
     x = sample_sequences(2, "train", 4, 8, 2, "gaussian", 1.0)
     batch = prepare(x)
     params = _random_params(np.random.default_rng(1), 2)
-    grads = loss_and_grad(params, batch)[1]
+    grads = _fused_grads(params, x)[1]
     h = 1e-6
     for name in ("kq_re", "kq_im", "pv_re", "pv_im"):
         for idx in [(0, 1), (1, 2), (1, 0)]:
@@ -240,7 +274,7 @@ def test_offblock_gradient_is_the_mean_of_per_sequence_terms():
     batch = prepare(x)
     params = _random_params(np.random.default_rng(4), 2)
     per_seq = dg.offblock_gradients(params, batch)
-    grads = loss_and_grad(params, batch)[1]
+    grads = _fused_grads(params, x)[1]
     masks = dg.offblock_masks(2)
     full = [
         np.asarray(grads[f"{n}_re"] + 1j * grads[f"{n}_im"])[np.asarray(masks[n]) > 0]
@@ -258,7 +292,7 @@ def test_balanced_set_zeroes_the_offblock_gradient(balanced):
     x = sample_sequences(0, "train", 700, T, d, kind, 1.0)
     assert x.shape[0] == (648 if balanced else 700)
     params = split_complex(*init_weights(d, "diagonal", 0.7, 0.3, 1.0, 0))
-    grads = loss_and_grad(params, prepare(x))[1]
+    grads = _fused_grads(params, x)[1]
     masks = dg.offblock_masks(d)
     off = sum(float(jnp.sum(grads[k] ** 2 * masks[k[:2]])) for k in grads)
     total = sum(float(jnp.sum(grads[k] ** 2)) for k in grads)
