@@ -54,11 +54,17 @@ def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size
     """Sum log-probability of each (prompt, completion) pair's completion tokens."""
     import torch
 
-    logp = []
+    logp, cache = [], {}  # the name test repeats every prompt and every name many times
+
+    def tokens(text):
+        if text not in cache:
+            cache[text] = _ids(tokenizer, text)
+        return cache[text]
+
     for i in range(0, len(pairs), batch_size):
         seqs, spans = [], []
         for prompt, completion in pairs[i : i + batch_size]:
-            p, c = [tokenizer.bos_token_id, *_ids(tokenizer, prompt)], _ids(tokenizer, completion)
+            p, c = [tokenizer.bos_token_id, *tokens(prompt)], tokens(completion)
             seqs.append(p + c)
             spans.append((len(p) - 1, len(p) - 1 + len(c)))  # positions predicting c
         ids, attention = pad_batch(seqs, tokenizer.pad_token_id)

@@ -51,7 +51,7 @@ def build_model(cfg: DictConfig, tokenizer):
             n_positions=mc.max_len, n_embd=mc.width, n_layer=mc.layers, n_head=mc.heads,
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
             resid_pdrop=mc.dropout, embd_pdrop=mc.dropout, attn_pdrop=mc.dropout,
-            tie_word_embeddings=True, **common,
+            tie_word_embeddings=True, activation_function="gelu_pytorch_tanh", **common,
         ))  # fmt: skip
     return BertForMaskedLM(BertConfig(
         hidden_size=mc.width, num_hidden_layers=mc.layers, num_attention_heads=mc.heads,

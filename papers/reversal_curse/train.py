@@ -187,7 +187,7 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, fused=True)
     sched = get_cosine_schedule_with_warmup(opt, min(tc.warmup, steps // 10), steps)
     rows, acc, order = [], [], torch.empty(0, dtype=torch.long)
     start, elapsed = 0, 0.0
