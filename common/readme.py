@@ -2,7 +2,8 @@
 in ``papers/<name>/README.md`` the block between ``<!-- results:<scale> -->`` and
 ``<!-- /results:<scale> -->`` becomes the paper's current scorecard (from ``claims.csv``), and
 in the top-level README the ``<!-- costs:<scale> -->`` block becomes the cost table (CPU and
-wall seconds summed over each paper's Snakemake benchmark files); a paper README with its own
+wall seconds summed over each paper's Snakemake benchmark files, and the wall span of its jobs);
+a paper README with its own
 ``<!-- costs:<scale> -->`` block gets that paper's row.
 
 python -m common.readme --scale cpu [PAPER ...]     # `make reproduce` runs it after Snakemake
@@ -39,21 +40,39 @@ def results_table(claims_csv: Path) -> str:
     return "\n".join(lines)
 
 
+def _span(jobs: list[dict]) -> float:
+    """Seconds from the first job's start (end minus wall time) to the last job's end."""
+    timed = [j for j in jobs if j["seconds"] == j["seconds"]]
+    if not timed:
+        return float("nan")
+    return max(j["end"] for j in timed) - min(j["end"] - j["seconds"] for j in timed)
+
+
 def costs_table(results: Path, papers: list[str]) -> str:
-    """Markdown table: per paper, jobs, CPU seconds and summed job wall seconds, peak memory."""
+    """Markdown table: per paper, jobs, CPU seconds, summed job wall seconds, the wall span of
+    its jobs (first start to last end, from the benchmark files' times: the DAG's wall time
+    when the paper ran in one invocation) and peak memory."""
     lines = [
-        "| paper | jobs | CPU seconds | job wall seconds (sum) | peak memory (MB) |",
-        "|---|---|---|---|---|",
+        "| paper | jobs | CPU seconds | job wall seconds (sum) | wall span (s) "
+        "| peak memory (MB) |",
+        "|---|---|---|---|---|---|",
     ]
     total_cpu = total_wall = 0.0
+    every = []
     for paper in papers:
         jobs = load_benchmarks(results / paper / "benchmarks")
+        every += jobs
         cpu = sum(j["cpu_seconds"] for j in jobs if j["cpu_seconds"] == j["cpu_seconds"])
         wall = sum(j["seconds"] for j in jobs if j["seconds"] == j["seconds"])
         peak = max((j["max_rss"] for j in jobs), default=float("nan"))
         total_cpu, total_wall = total_cpu + cpu, total_wall + wall
-        lines.append(f"| {paper} | {len(jobs)} | {cpu:,.0f} | {wall:,.0f} | {peak:,.0f} |")
-    lines.append(f"| **all** | | **{total_cpu:,.0f}** | **{total_wall:,.0f}** | |")
+        lines.append(
+            f"| {paper} | {len(jobs)} | {cpu:,.0f} | {wall:,.0f} | {_span(jobs):,.0f} "
+            f"| {peak:,.0f} |"
+        )
+    lines.append(
+        f"| **all** | | **{total_cpu:,.0f}** | **{total_wall:,.0f}** | {_span(every):,.0f} | |"
+    )
     return "\n".join(lines)
 
 

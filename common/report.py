@@ -165,7 +165,8 @@ def load_figures(figures_dir: str | os.PathLike) -> tuple[list[dict], list[dict]
 
 
 def load_benchmarks(benchmarks_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """One row per Snakemake benchmark TSV: job, mean wall and CPU seconds, max RSS (MB).
+    """One row per Snakemake benchmark TSV: job, mean wall and CPU seconds, max RSS (MB), and
+    ``end``, the file's modification time (Snakemake writes it when the job ends).
 
     CPU seconds say what a job costs when the machine is shared and wall time misleads.
     """
@@ -184,6 +185,7 @@ def load_benchmarks(benchmarks_dir: str | os.PathLike) -> list[dict[str, Any]]:
                 if "cpu_time" in df else math.nan
             ),
             "max_rss": float(pd.to_numeric(df["max_rss"], errors="coerce").max()),
+            "end": path.stat().st_mtime,
         })  # fmt: skip
     return jobs
 

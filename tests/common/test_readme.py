@@ -1,5 +1,7 @@
 """README tables are rendered from the results, between markers, and nowhere else."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -35,12 +37,15 @@ def test_update_replaces_only_the_block(tmp_path):
 def test_costs_table_sums_benchmarks(tmp_path):
     bench = tmp_path / "toy" / "benchmarks"
     bench.mkdir(parents=True)
-    for name, cpu in (("train", 10.0), ("evaluate", 2.5)):
+    for name, cpu, end in (("train", 10.0, 1000.0), ("evaluate", 2.5, 1020.0)):
+        path = bench / f"{name}.tsv"
         pd.DataFrame({"s": [cpu + 1], "max_rss": [100.0], "cpu_time": [cpu]}).to_csv(
-            bench / f"{name}.tsv", sep="\t", index=False
+            path, sep="\t", index=False
         )
+        os.utime(path, (end, end))
     table = costs_table(tmp_path, ["toy"])
-    assert "| toy | 2 | 12 | 14 | 100 |" in table and "**12**" in table
+    # span: train started at 1000 - 11 = 989, evaluate ended at 1020
+    assert "| toy | 2 | 12 | 14 | 31 | 100 |" in table and "**12**" in table
 
 
 def test_a_paper_readme_with_a_costs_block_gets_its_own_row(tmp_path, monkeypatch):
@@ -60,7 +65,7 @@ def test_a_paper_readme_with_a_costs_block_gets_its_own_row(tmp_path, monkeypatc
     blocks = "<!-- results:paper -->\n<!-- /results:paper -->\n"
     readme.write_text(blocks + "<!-- costs:paper -->\n<!-- /costs:paper -->\n")
     readme_mod.main(["--scale", "paper", "toy"])
-    assert "| toy | 1 | 4 | 5 | 50 |" in readme.read_text()
+    assert "| toy | 1 | 4 | 5 | 5 | 50 |" in readme.read_text()  # one job: span = its wall
     readme.write_text(blocks)  # no costs block: only the scorecard, no error
     readme_mod.main(["--scale", "paper", "toy"])
     assert "costs" not in readme.read_text()
