@@ -191,8 +191,8 @@ def measure(cfg: DictConfig, run_dir: Path, data_dir: Path):
     return metrics, arrays
 
 
-@entry_point("reversal_curse")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
+    """Evaluate one trained run directory (``main`` without the CLI)."""
     set_threads(cfg.run.threads)
     validate(cfg)
     require(cfg, {"run.data_dir": (bool(cfg.run.data_dir), "must name the data stage's output")})
@@ -201,6 +201,11 @@ def main(cfg: DictConfig) -> None:
     save_npz(run_dir / "scores.npz", **arrays)
     write_metrics(run_dir / "metrics.json", metrics, provenance.collect(config_hash(cfg), cfg.seed))
     print("\n".join(f"{k}: {v:.4g}" for k, v in sorted(metrics.items())))
+
+
+@entry_point("reversal_curse")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
 
 
 if __name__ == "__main__":

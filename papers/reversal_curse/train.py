@@ -255,8 +255,8 @@ def train(cfg: DictConfig, data_dir: Path, out_dir: Path | None = None):
     return model, tokenizer, pd.DataFrame(rows, columns=["step", "loss"]), summary
 
 
-@entry_point("reversal_curse")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
+    """Train one (variant, seed) and write its run directory (``main`` without the CLI)."""
     set_threads(cfg.run.threads)
     require(cfg, {"run.data_dir": (bool(cfg.run.data_dir), "must name the data stage's output")})
     out = Path(cfg.run.out_dir)
@@ -274,6 +274,11 @@ def main(cfg: DictConfig) -> None:
         f"{cfg.variant} seed {cfg.seed}: {summary['steps']} steps in "
         f"{summary['train_time_s']:.1f} s, final loss {summary['final_loss']:.4f}"
     )
+
+
+@entry_point("reversal_curse")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
 
 
 if __name__ == "__main__":

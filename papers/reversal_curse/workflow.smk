@@ -1,12 +1,12 @@
-"""Reversal-curse rules: data once; train and evaluate per (variant, seed); then aggregate and
-figures (the claims and report rules are the Snakefile's generic ones)."""
+"""Reversal-curse rules: data once; train and evaluate per (variant, seed), in one process (the
+``run`` entry point); then aggregate and figures (the claims and report rules are the
+Snakefile's generic ones)."""
 
 from common.config import cached_config, cached_hash
 from papers.reversal_curse.dag import overrides as rc_overrides
 from papers.reversal_curse.dag import parent as rc_parent
 from papers.reversal_curse.dag import runs as rc_runs
 from papers.reversal_curse.schema import TRAIN_EXCLUDE as RC_TRAIN_EXCLUDE
-from papers.reversal_curse.schema import TRAIN_SECTIONS as RC_TRAIN_SECTIONS
 
 RC = "reversal_curse"
 RC_OUT = paper_out(RC)
@@ -15,10 +15,12 @@ RC_RUN = f"{RC_OUT}/runs/{{rc_variant}}/seed{{rc_seed}}"
 RC_CFG = cached_config(RC, (f"scale={SCALE}",))
 RC_SEEDS = list(RC_CFG.sweep.seeds)
 RC_VARIANTS = list(RC_CFG.sweep.variants)
-#: per scale: (mem_mb, runtime in minutes) of train / evaluate; gpu only at paper scale.
-RC_RES = {"smoke": (1000, 3), "cpu": (1500, 10), "paper": (40000, 600)}[SCALE]
-#: config sections evaluation reads
-RC_EVAL_SECTIONS = ("seed", "variant", "data", "model", "train", "eval")
+#: per scale: (mem_mb, runtime in minutes) of a run (train and evaluate); gpu only at paper scale.
+RC_RES = {"smoke": (1000, 5), "cpu": (1500, 15), "paper": (40000, 1200)}[SCALE]
+#: start order of the runs (higher first): by their training steps at cpu scale
+RC_PRIORITY = {"enc_uniform": 3, "enc_fixed": 2, "decoder": 1, "reverse": 1}
+#: config sections a run reads (training's and evaluation's)
+RC_RUN_SECTIONS = ("seed", "variant", "data", "model", "train", "eval")
 
 
 wildcard_constraints:
@@ -50,17 +52,21 @@ rule reversal_curse_data:
         " run.out_dir={output} > {log} 2>&1"
 
 
-rule reversal_curse_train:
+rule reversal_curse_run:
     input:
         RC_DATA,
     output:
         model=directory(f"{RC_RUN}/model"),
         log=f"{RC_RUN}/train_log.csv",
         meta=f"{RC_RUN}/train.json",
+        metrics=f"{RC_RUN}/metrics.json",
+        scores=f"{RC_RUN}/scores.npz",
     log:
-        f"{RC_OUT}/logs/train_{{rc_variant}}_seed{{rc_seed}}.log",
+        f"{RC_OUT}/logs/run_{{rc_variant}}_seed{{rc_seed}}.log",
     benchmark:
-        f"{RC_OUT}/benchmarks/train_{{rc_variant}}_seed{{rc_seed}}.tsv"
+        f"{RC_OUT}/benchmarks/run_{{rc_variant}}_seed{{rc_seed}}.tsv"
+    # the longest runs first, so that the short ones fill both cores at the end
+    priority: lambda w: RC_PRIORITY.get(w.rc_variant, 0)
     conda:
         "../../envs/reversal_curse.yaml"
     threads: 1
@@ -70,44 +76,12 @@ rule reversal_curse_train:
         gpu=int(SCALE == "paper"),
     params:
         cfg_hash=lambda w: cached_hash(
-            RC, tuple(rc_overrides(SCALE, w)), RC_TRAIN_SECTIONS, RC_TRAIN_EXCLUDE
+            RC, tuple(rc_overrides(SCALE, w)), RC_RUN_SECTIONS, RC_TRAIN_EXCLUDE
         ),
         overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
         out_dir=lambda w, output: rc_parent(output.meta),
     shell:
-        "python -m papers.reversal_curse.train {params.overrides} run.data_dir={input}"
-        " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
-
-
-rule reversal_curse_evaluate:
-    input:
-        data=RC_DATA,
-        model=f"{RC_RUN}/model",
-    output:
-        metrics=f"{RC_RUN}/metrics.json",
-        scores=f"{RC_RUN}/scores.npz",
-    log:
-        f"{RC_OUT}/logs/evaluate_{{rc_variant}}_seed{{rc_seed}}.log",
-    benchmark:
-        f"{RC_OUT}/benchmarks/evaluate_{{rc_variant}}_seed{{rc_seed}}.tsv"
-    conda:
-        "../../envs/reversal_curse.yaml"
-    threads: 1
-    resources:
-        mem_mb=RC_RES[0],
-        runtime=RC_RES[1],
-        gpu=int(SCALE == "paper"),
-    params:
-        cfg_hash=lambda w: cached_hash(
-            RC,
-            tuple(rc_overrides(SCALE, w)),
-            RC_EVAL_SECTIONS,
-            ("train.checkpoint_every",),
-        ),
-        overrides=lambda w: " ".join(rc_overrides(SCALE, w)),
-        out_dir=lambda w, output: rc_parent(output.metrics),
-    shell:
-        "python -m papers.reversal_curse.evaluate {params.overrides} run.data_dir={input.data}"
+        "python -m papers.reversal_curse.run {params.overrides} run.data_dir={input}"
         " run.out_dir={params.out_dir} run.threads={threads} > {log} 2>&1"
 
 
