@@ -1,7 +1,8 @@
 """Train and evaluate one (variant, seed) in one process (Hydra entry point; the workflow's rule).
 
 python -m papers.reversal_curse.run scale=cpu variant=decoder seed=0 \
-    run.data_dir=results/cpu/reversal_curse/data run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
+    run.data_dir=results/cpu/reversal_curse/data \
+    run.out_dir=results/cpu/reversal_curse/runs/decoder/seed0
 The same overrides and outputs as ``train`` followed by ``evaluate``: one process imports torch
 and transformers (several seconds of a short run) once per run instead of twice.
 """
