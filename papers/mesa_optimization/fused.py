@@ -21,12 +21,12 @@ import numpy as np
 #: sequences per block: the block's state (about 60 rows of BLOCK floats, 120 kB) stays in L2
 BLOCK = 256
 _FLAGS = {"contract", "reassoc"}  # FMA and reordered sums (vectorised reductions), no other
-# Compiled in every process, never loaded from Numba's on-disk cache: with reordered sums a
-# compilation made in another process (another compile order) can round differently, and two runs
-# of the same job would then differ in the last bits (float32: visibly, after training).
+# Reordered sums make the last bits depend on the compilation: a pass loaded from Numba's on-disk
+# cache can round differently from a fresh one (float32: visibly after training; float64: at
+# rounding), so runs agree to rounding, not to the bit.
 
 
-@numba.njit(fastmath=_FLAGS)
+@numba.njit(fastmath=_FLAGS, cache=True)
 def _c_times(x1r, x1i, rr, ri, sr, si, vr, vi, rho, outr, outi, wr, wi, fr, fi, zr, zi):
     """out = C_t vec / rho for a block: C_t = e_1 e_1^H + A S A^H, A = [D; I], e_1 = [x_1; 0].
 
@@ -61,7 +61,7 @@ def _c_times(x1r, x1i, rr, ri, sr, si, vr, vi, rho, outr, outi, wr, wi, fr, fi, 
             outi[a, k] = top_i * inv
 
 
-@numba.njit(fastmath=_FLAGS)
+@numba.njit(fastmath=_FLAGS, cache=True)
 def _matvec(mr, mi, vr, vi, outr, outi, adjoint):
     """out = M vec (or M^H vec) over a block: M (rows, cols), vec (cols or rows, B)."""
     rows, cols = mr.shape
@@ -88,7 +88,7 @@ def _matvec(mr, mi, vr, vi, outr, outi, adjoint):
                     outi[i, k] += ar * vi[j, k] + ai * vr[j, k]
 
 
-@numba.njit(fastmath=_FLAGS)
+@numba.njit(fastmath=_FLAGS, cache=True)
 def _gram_add(ar, ai, br, bi, gr, gi):
     """g += sum over the block of a b^H: a (p, B), b (q, B), g (p, q)."""
     p, n = ar.shape
@@ -104,7 +104,7 @@ def _gram_add(ar, ai, br, bi, gr, gi):
             gi[i, j] += si
 
 
-@numba.njit(fastmath=_FLAGS)
+@numba.njit(fastmath=_FLAGS, cache=True)
 def _pass(xr, xi, kqr, kqi, pvr, pvi, grad, block):
     """Sums over all sequences and positions: (sum |r|^2, sum |y|^2, sum over the last
     position's nonzero target coordinates of Re(yhat conj(y)) / |y|^2, their count,
