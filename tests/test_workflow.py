@@ -87,13 +87,24 @@ def test_dag_plans_at_every_scale(tmp_path, scale):
     assert jobs["report"] == len(PAPERS) and jobs["claims"] == len(PAPERS)
 
 
-def test_up_to_date_dry_run_is_quick(smoke_dag):
-    snakemake(smoke_dag, "-n")  # warm the config cache and the file system
+def _dry_run_seconds(workdir, *args) -> float:
+    """Wall seconds of a warm ``snakemake -n`` in ``workdir`` (the first run warms caches)."""
+    snakemake(workdir, "-n", *args)
     start = time.perf_counter()
-    proc = snakemake(smoke_dag, "-n")
-    elapsed = time.perf_counter() - start
-    assert "Nothing to be done" in proc.stdout + proc.stderr
-    assert elapsed <= 3.0, f"snakemake -n took {elapsed:.1f} s"
+    proc = snakemake(workdir, "-n", *args)
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    return time.perf_counter() - start
+
+
+def test_up_to_date_dry_run_is_quick(smoke_dag, tmp_path):
+    """Planning the finished DAG costs at most 1 s over Snakemake's own start-up, measured as
+    a one-rule workflow's dry run in the same environment (start-up alone is 2-3 s and varies
+    with the machine, so an absolute bar would time the machine, not the workflow)."""
+    (tmp_path / "Snakefile").write_text('rule all:\n    output: "a"\n    shell: "touch {output}"\n')
+    (tmp_path / "a").touch()
+    bare = _dry_run_seconds(tmp_path, "--cores", "1")
+    ours = _dry_run_seconds(smoke_dag)
+    assert ours - bare <= 1.0, f"snakemake -n took {ours:.1f} s, a one-rule workflow {bare:.1f} s"
 
 
 def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):
