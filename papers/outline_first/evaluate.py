@@ -203,19 +203,27 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
     skip_targets = np.array([*mc.skip_sigmas, target])
     skip_idx = np.array([int(np.argmin(np.abs(sigmas[:-1] - s))) for s in skip_targets])
 
-    def finish(net, model, i: int) -> np.ndarray:
-        """Start ``net`` at level i from the closed form of ``model``; the final samples."""
-        start = np.asarray(th.closed_form(model, x_T, sigmas[0], sigmas[i]))
+    def finish(net, start: np.ndarray, i: int) -> np.ndarray:
+        """Start ``net`` at level i from ``start``; the final samples."""
         return np.asarray(heun_sample(net, None, sigmas, return_trajectory=False,
                                       start_index=i, x_start=start).final)  # fmt: skip
 
+    def closed_start(model, i: int) -> np.ndarray:
+        return np.asarray(th.closed_form(model, x_T, sigmas[0], sigmas[i]))
+
     kept, nn_skip = [], []
     for i in progress(skip_idx, desc="skips"):
-        out = finish(learned, gauss, int(i))
+        out = finish(learned, closed_start(gauss, int(i)), int(i))
         kept.append(np.mean(predict(clf, out) == label))
         nn_skip.append(np.mean(nearest_neighbor_distance(out, train.x)))
-    skip_null = finish(learned, iso, int(skip_idx[-1]))
-    skip_gauss = finish(gauss_net, gauss, int(skip_idx[-1]))
+    i_skip = int(skip_idx[-1])
+    # null: the first steps dropped, not replaced: fresh noise at the skip level, blind to x_T
+    fresh = gauss.mean + sigmas[i_skip] * np.random.default_rng([cfg.seed, 11]).standard_normal(
+        x_T.shape
+    )
+    skip_null = finish(learned, fresh, i_skip)
+    skip_iso = finish(learned, closed_start(iso, i_skip), i_skip)
+    skip_gauss = finish(gauss_net, closed_start(gauss, i_skip), i_skip)
     cov_levels = early & (np.arange(len(sigmas)) > 0)  # level 0 is x_T for every sampler
     edge = np.arange(len(sigmas)) == np.flatnonzero(early)[-1]  # the last early level
     top_level = np.arange(len(sigmas)) == 1  # the first level after x_T
@@ -262,6 +270,7 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], dict[str,
         "top_share_early_minus_late_null": early_minus_late(np.full(len(half), kick_share), half),
         "skip_class_kept_2sqrt_lmax": float(kept[-1]),
         "skip_class_kept_null": float(np.mean(predict(clf, skip_null) == label)),
+        "skip_class_kept_iso": float(np.mean(predict(clf, skip_iso) == label)),
         "skip_class_kept_gauss": float(
             np.mean(predict(clf, skip_gauss) == predict(clf, gauss_final))
         ),
