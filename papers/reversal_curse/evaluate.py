@@ -79,6 +79,46 @@ def completion_scores(model, tokenizer, pairs: list[tuple[str, str]], batch_size
     return np.concatenate(logp)
 
 
+def name_scores(model, tokenizer, prompts: list[str], names: list[str], batch_size: int):
+    """`completion_scores` of every (prompt, name) pair, as a (prompts, names) array: each
+    prompt runs once and its key-value cache is shared by the names that follow it.
+
+    Prompts are batched only with prompts of the same token count, so no prompt is padded and
+    every name sits at the positions it has in `completion_scores`; names are right-padded
+    (causal attention: padding after a token cannot change it).
+    """
+    import torch
+
+    name_ids = [_ids(tokenizer, f" {n}") for n in names]
+    ids, attention = pad_batch(name_ids, tokenizer.pad_token_id)
+    span = attention.bool()
+    encoded = [[tokenizer.bos_token_id, *_ids(tokenizer, p)] for p in prompts]
+    scores = np.empty((len(prompts), len(names)))
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(encoded):
+        by_length.setdefault(len(p), []).append(i)
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch_size):  # batch_size prompts, each with every name
+            chunk = rows[start : start + batch_size]
+            prompt = torch.tensor([encoded[i] for i in chunk])
+            with torch.no_grad():
+                head = model(input_ids=prompt.to(model.device), use_cache=True)
+                cache = head.cache
+                cache.batch_repeat_interleave(len(names))
+                full = torch.ones(len(chunk) * len(names), prompt.shape[1], dtype=torch.long)
+                tail = model(
+                    input_ids=ids.repeat(len(chunk), 1).to(model.device),
+                    attention_mask=torch.cat([full, attention.repeat(len(chunk), 1)], 1),
+                    cache=cache,
+                )
+            first = torch.log_softmax(head.logits[:, -1].float().cpu(), -1)[:, ids[:, 0]]
+            rest = torch.log_softmax(tail.logits[:, :-1].float().cpu(), -1)
+            rest = rest.reshape(len(chunk), len(names), *rest.shape[1:])
+            later = rest.gather(-1, ids[None, :, 1:, None].expand(len(chunk), -1, -1, 1))[..., 0]
+            scores[chunk] = (first + (later * span[None, :, 1:]).sum(-1)).numpy()
+    return scores
+
+
 def greedy_matches(model, tokenizer, examples: list[Example], batch_size: int) -> np.ndarray:
     """The authors' accuracy: the greedy completion, stripped and lower-cased, starts with the
     stripped, lower-cased target. Generates the target's token count plus two per prompt."""
@@ -112,8 +152,7 @@ def name_test(model, tokenizer, examples: list[Example], names: list[str], batch
     """Log-probability test and MRR of each prompt's person among the subset's ``names``."""
     index = {n: i for i, n in enumerate(names)}
     correct = np.array([index[gold_name(ex, names)] for ex in examples])
-    pairs = [(ex.prompt, f" {n}") for ex in examples for n in names]
-    scores = completion_scores(model, tokenizer, pairs, batch_size).reshape(len(examples), -1)
+    scores = name_scores(model, tokenizer, [ex.prompt for ex in examples], names, batch_size)
     gap, p, good, rand = logprob_test(scores, correct)
     return {
         "metrics": {

@@ -9,7 +9,13 @@ import torch
 from common.cli import UserError
 from common.config import compose_config
 from papers.reversal_curse.data import Example, synthetic_sets
-from papers.reversal_curse.evaluate import completion_scores, fill_in, greedy_matches, target
+from papers.reversal_curse.evaluate import (
+    completion_scores,
+    fill_in,
+    greedy_matches,
+    name_scores,
+    target,
+)
 from papers.reversal_curse.model import build_model, pretrained_source, word_tokenizer
 from papers.reversal_curse.train import document_mean_loss, mask_tokens, pad_batch, reverse_entities
 
@@ -73,6 +79,20 @@ def test_document_mean_loss_weighs_documents_equally():
     per_token = torch.nn.functional.cross_entropy(logits[1, 0], torch.tensor(2))
     own = torch.nn.functional.cross_entropy(logits[0, 0], torch.tensor(1))
     assert document_mean_loss(logits, labels).item() == pytest.approx((own + per_token).item() / 2)
+
+
+def test_name_scores_share_each_prompt_and_equal_the_full_pass(data):
+    """The name test's cached pass gives every (prompt, name) the score of scoring the pair
+    whole: prompts of different lengths, names of one to three words, batches that split."""
+    cfg, sets, tok = data
+    torch.manual_seed(1)
+    model = build_model(cfg, tok).eval()
+    prompts = [ex.prompt for ex in sets["p2d_prompts_train"][:5]] + ["Known as", EX.prompt]
+    assert len({len(p.split()) for p in prompts}) > 1
+    names = ["Kalo", "Kalo Venmira", "the silent harbor", "Venmira"]
+    cached = name_scores(model, tok, prompts, names, batch_size=2)
+    whole = completion_scores(model, tok, [(p, f" {n}") for p in prompts for n in names], 3)
+    np.testing.assert_allclose(cached, whole.reshape(len(prompts), -1), rtol=1e-5, atol=1e-5)
 
 
 def test_accuracy_is_the_authors_startswith_rule(data):
