@@ -113,16 +113,21 @@ def max_rel_dev(values, reference) -> float:
     return float(np.max(np.abs(np.asarray(values) / np.asarray(reference) - 1.0)))
 
 
-def reduced_references(s0, log, disc, test_emp, s_train) -> dict[str, float]:
+def reduced_references(s0, log, disc, limit, test_emp, s_train) -> dict[str, float]:
     """The trained run against plain GD on the reduced problem at the same step size and
-    epochs (``disc``: the oracle of the convergence and dynamics claims), and against the
-    frozen initial ab = s0 (the null); the gap and off-block ratio after the first step."""
+    epochs (``disc``: the oracle of the dynamics claims, the prediction beside the convergence
+    claims), against that GD run until it settles (``limit``: (ab, epochs), the convergence
+    claims' oracle), and against the frozen initial ab = s0 (the null); the gap and
+    off-block ratio after the first step."""
     epochs = log["epoch"].to_numpy(int)
-    s_disc = float(disc["ab"][-1])
+    s_disc, (s_lim, lim_epochs) = float(disc["ab"][-1]), limit
     scale = log["a2_plus_b2"].max()
     return {
         "ab_discrete": s_disc,
         "ab_discrete_rel_err_train": abs(s_disc - s_train) / s_train,
+        "ab_converged": s_lim,
+        "ab_converged_rel_err_train": abs(s_lim - s_train) / s_train,
+        "converged_epochs": float(lim_epochs),
         "ab_init_rel_err_train": abs(s0 - s_train) / s_train,
         "discrete_max_dev": max_rel_dev(log["ab"], disc["ab"][epochs]),
         "discrete_dev_first_step": max_rel_dev(log["ab"][epochs == 1], disc["ab"][1]),
@@ -132,6 +137,7 @@ def reduced_references(s0, log, disc, test_emp, s_train) -> dict[str, float]:
             np.max(np.abs(log["a2_minus_b2"] - disc["a2_minus_b2"][epochs])) / scale
         ),
         "test_rel_mse_discrete": theory.reduced_rel_loss(test_emp, s_disc),
+        "test_rel_mse_converged": theory.reduced_rel_loss(test_emp, s_lim),
         "test_rel_mse_init": theory.reduced_rel_loss(test_emp, s0),
     }
 
@@ -182,7 +188,8 @@ def measure(cfg: DictConfig, run_dir: Path) -> tuple[dict[str, float], pd.DataFr
         disc = theory.reduced_gd(ic.a0, ic.b0, emp, dc.d, lr, int(log["epoch"].iloc[-1]))
         curve["ab_discrete"] = disc["ab"][log["epoch"].to_numpy(int)]
         metrics["theory_max_dev"] = max_rel_dev(curve["ab_trained"], curve["ab_theory"])
-        metrics.update(reduced_references(ic.a0 * ic.b0, log, disc, test_emp, s_train))
+        limit = theory.reduced_gd_limit(ic.a0, ic.b0, emp, dc.d, lr)
+        metrics.update(reduced_references(ic.a0 * ic.b0, log, disc, limit, test_emp, s_train))
         if theory.reduced_rel_loss(emp, ic.a0 * ic.b0) > 1e-12:  # else every gradient is 0
             kq0, pv0 = init_weights(dc.d, ic.kind, ic.a0, ic.b0, ic.std, cfg.seed)
             metrics.update(gradient_noise_slopes(split_complex(kq0, pv0, np.float64), cfg))

@@ -107,6 +107,22 @@ def reduced_gd(
     return {"a": a, "b": b, "ab": a * b, "a2_minus_b2": a**2 - b**2}
 
 
+def reduced_gd_limit(
+    a0: float, b0: float, moments: dict[str, float], d: int, lr: float, max_epochs: int = 10**6
+) -> tuple[float, int]:
+    """Where `reduced_gd` at step ``lr`` settles: iterate until ab moves by at most 1e-12 of
+    itself in a step (or ``max_epochs`` pass); the final ab and the epochs taken. A run that
+    has converged by construction, whatever the epochs a trained run is given."""
+    n, dd = moments["N"], moments["D"]
+    a, b = a0, b0
+    for k in range(1, max_epochs + 1):
+        g = (a * b * dd - n) / d
+        a, b, ab = a - lr * b * g, b - lr * a * g, a * b
+        if abs(a * b - ab) <= 1e-12 * abs(a * b):
+            return a * b, k
+    return a * b, max_epochs
+
+
 def reduced_rel_loss(moments: dict[str, float], s: float) -> float:
     """Loss of the one-step GD predictor with step s relative to the zero predictor's."""
     return (s**2 * moments["D"] - 2 * s * moments["N"] + moments["K"]) / moments["K"]

@@ -219,6 +219,18 @@ def test_reduced_gd_step_scales_a2_minus_b2_and_tracks_the_flow():
     assert np.max(np.abs(fine - flow)) < 1e-2 * np.max(np.abs(flow - flow[0]))
 
 
+def test_reduced_gd_limit_settles_at_the_optimum_where_the_epochs_stop_short():
+    """The convergence claims' oracle: GD on the reduced problem iterated until ab stops moving
+    reaches the optimum, where the same GD cut off at a few epochs (a short run) does not."""
+    mom = theory.analytic_moments("sparse", 1.0, 5, 40)
+    lr = 0.5 / theory.max_curvature(0.01, 0.01, mom, 5, np.linspace(0, 1, 50))
+    ab, epochs = theory.reduced_gd_limit(0.01, 0.01, mom, 5, lr)
+    assert ab == pytest.approx(theory.optimum(mom), rel=1e-9) and epochs > 50
+    assert theory.reduced_gd(0.01, 0.01, mom, 5, lr, epochs)["ab"][-1] == pytest.approx(ab)
+    short = theory.reduced_gd(0.01, 0.01, mom, 5, lr, 20)["ab"][-1]
+    assert abs(short / theory.optimum(mom) - 1) > 0.05
+
+
 def _noise_slope_dev(seed: int, repeats: int, mean: float = 0.0) -> float:
     """|slope + 1/2| of ``block_rms`` on zero-mean complex terms (plus ``mean``), in blocks
     of 16, sizes 16..256, with ``repeats`` independent sets of the largest size."""
@@ -263,7 +275,8 @@ def test_trajectory_gap_is_relative_to_the_reference_curve():
     epochs = np.r_[0, 1, np.arange(20, 401, 20)]
     log = pd.DataFrame({"epoch": epochs, "ab": 1.01 * disc["ab"][epochs], "a2_minus_b2": 0.0,
                         "a2_plus_b2": 1.0, "offblock_ratio": 0.0})  # fmt: skip
-    refs = reduced_references(100.0, log, disc, mom, theory.optimum(mom))
+    limit = theory.reduced_gd_limit(10.0, 10.0, mom, 5, 0.01)
+    refs = reduced_references(100.0, log, disc, limit, mom, theory.optimum(mom))
     assert refs["discrete_max_dev"] == pytest.approx(0.01)
     assert refs["discrete_dev_first_step"] == pytest.approx(0.01)
     assert refs["frozen_max_dev"] > 10
