@@ -40,18 +40,34 @@ def results_table(claims_csv: Path) -> str:
     return "\n".join(lines)
 
 
+#: Longer than this with no job running, the benchmark files come from several invocations
+MAX_IDLE_S = 60.0
+
+
 def _span(jobs: list[dict]) -> float:
-    """Seconds from the first job's start (end minus wall time) to the last job's end."""
-    timed = [j for j in jobs if j["seconds"] == j["seconds"]]
-    if not timed:
+    """Seconds from the first job's start (end minus wall time) to the last job's end; NaN
+    when no job ran for more than MAX_IDLE_S in between (jobs rerun in a later invocation: the
+    span would time the pause, not the DAG)."""
+    runs = sorted((j["end"] - j["seconds"], j["end"]) for j in jobs if j["seconds"] == j["seconds"])
+    if not runs:
         return float("nan")
-    return max(j["end"] for j in timed) - min(j["end"] - j["seconds"] for j in timed)
+    reach = runs[0][1]
+    for start, end in runs[1:]:
+        if start - reach > MAX_IDLE_S:
+            return float("nan")
+        reach = max(reach, end)
+    return reach - runs[0][0]
+
+
+def _seconds(value: float) -> str:
+    return "—" if value != value else f"{value:,.0f}"
 
 
 def costs_table(results: Path, papers: list[str]) -> str:
     """Markdown table: per paper, jobs, CPU seconds, summed job wall seconds, the wall span of
     its jobs (first start to last end, from the benchmark files' times: the DAG's wall time
-    when the paper ran in one invocation) and peak memory."""
+    when the paper ran in one invocation; "—" when its jobs come from several) and peak
+    memory."""
     lines = [
         "| paper | jobs | CPU seconds | job wall seconds (sum) | wall span (s) "
         "| peak memory (MB) |",
@@ -67,11 +83,11 @@ def costs_table(results: Path, papers: list[str]) -> str:
         peak = max((j["max_rss"] for j in jobs), default=float("nan"))
         total_cpu, total_wall = total_cpu + cpu, total_wall + wall
         lines.append(
-            f"| {paper} | {len(jobs)} | {cpu:,.0f} | {wall:,.0f} | {_span(jobs):,.0f} "
+            f"| {paper} | {len(jobs)} | {cpu:,.0f} | {wall:,.0f} | {_seconds(_span(jobs))} "
             f"| {peak:,.0f} |"
         )
     lines.append(
-        f"| **all** | | **{total_cpu:,.0f}** | **{total_wall:,.0f}** | {_span(every):,.0f} | |"
+        f"| **all** | | **{total_cpu:,.0f}** | **{total_wall:,.0f}** | {_seconds(_span(every))} | |"
     )
     return "\n".join(lines)
 

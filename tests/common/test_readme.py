@@ -46,6 +46,8 @@ def test_costs_table_sums_benchmarks(tmp_path):
     table = costs_table(tmp_path, ["toy"])
     # span: train started at 1000 - 11 = 989, evaluate ended at 1020
     assert "| toy | 2 | 12 | 14 | 31 | 100 |" in table and "**12**" in table
+    os.utime(bench / "evaluate.tsv", (2000.0, 2000.0))  # rerun later, alone: no DAG span
+    assert "| toy | 2 | 12 | 14 | — | 100 |" in costs_table(tmp_path, ["toy"])
 
 
 def test_a_paper_readme_with_a_costs_block_gets_its_own_row(tmp_path, monkeypatch):
