@@ -35,6 +35,12 @@ def pct(x: Any, digits: int = 1) -> str:
     return "—" if (x := _finite(x)) is None else f"{100 * x:.{digits}f}%"
 
 
+def whole(x: Any) -> str:
+    """``x`` as a whole number (the ``int`` filter); "—" when missing or not finite (Jinja's own
+    ``int`` fails on an undefined name instead of rendering the dash)."""
+    return "—" if (x := _finite(x)) is None else str(int(x))
+
+
 def _mean(value: Any) -> Any:
     if isinstance(value, list):
         nums = [float(v) for v in value if isinstance(v, int | float)]
@@ -63,7 +69,7 @@ def _env(strict: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         undefined=jinja2.StrictUndefined if strict else _Dash, autoescape=False
     )
-    env.filters.update(sig=sig, pct=pct)
+    env.filters.update(sig=sig, pct=pct, int=whole)
     return env
 
 

@@ -97,14 +97,15 @@ def _dry_run_seconds(workdir, *args) -> float:
 
 
 def test_up_to_date_dry_run_is_quick(smoke_dag, tmp_path):
-    """Planning the finished DAG costs at most 1 s over Snakemake's own start-up, measured as
-    a one-rule workflow's dry run in the same environment (start-up alone is 2-3 s and varies
-    with the machine, so an absolute bar would time the machine, not the workflow)."""
+    """Planning the finished DAG takes at most twice Snakemake's own start-up, measured as a
+    one-rule workflow's dry run in the same environment (2-3 s, varying with the machine, so
+    a ratio times the workflow, not the machine). Composing every job's config with Hydra
+    instead of reading the config cache takes about five times as long and fails it."""
     (tmp_path / "Snakefile").write_text('rule all:\n    output: "a"\n    shell: "touch {output}"\n')
     (tmp_path / "a").touch()
     bare = _dry_run_seconds(tmp_path, "--cores", "1")
     ours = _dry_run_seconds(smoke_dag)
-    assert ours - bare <= 1.0, f"snakemake -n took {ours:.1f} s, a one-rule workflow {bare:.1f} s"
+    assert ours <= 2 * bare, f"snakemake -n took {ours:.1f} s, a one-rule workflow {bare:.1f} s"
 
 
 def test_snakemake_html_report_has_figure_captions_and_claims(smoke_dag):

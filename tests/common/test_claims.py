@@ -264,8 +264,10 @@ def test_note_is_rendered_from_the_metrics(tmp_path):
 
 def test_note_with_unknown_metric_renders_a_dash_but_strict_mode_raises():
     assert render("x {{ m.gone | sig }}", {}) == "x —"
-    with pytest.raises(ValueError, match="gone"):
-        render("x {{ m.gone | sig }}", {}, strict=True)
+    assert render("{{ m.gone | int }} of {{ m.n | int }}", {"n": [1319.0]}) == "— of 1319"
+    for template in ("x {{ m.gone | sig }}", "x {{ m.gone | int }}"):
+        with pytest.raises(ValueError, match="gone"):
+            render(template, {}, strict=True)
 
 
 def test_unquoted_null_key_is_the_null_field(tmp_path):
