@@ -76,7 +76,7 @@ def make_step(lr: float):
 
     step(params, data) -> (new params, weight_stats of the old params); params are NumPy
     real/imaginary pairs, data ``fused.planar`` arrays. The loss and gradient come from the
-    fused pass (``fused.py``); ``model.loss_and_grad`` is its JAX reference.
+    fused pass (``fused.py``), tested against ``jax.grad`` of the model's loss.
     """
     import jax
 

@@ -49,17 +49,20 @@ def _cfg(*extra):
 
 
 def _assert_same(a, b):
+    """Equal to rounding (float64): the fused pass reorders sums, so two runs of the same
+    config agree to the last bits only within one compilation (fused.py); a resume that got
+    the data order, the random state or the weights wrong differs by far more."""
     (w_a, log_a), (w_b, log_b) = a, b
     for key in ("kq", "pv", "kq0", "pv0"):
-        np.testing.assert_array_equal(w_a[key], w_b[key])
-    pd.testing.assert_frame_equal(log_a, log_b, check_exact=True)
+        np.testing.assert_allclose(w_a[key], w_b[key], rtol=1e-12, atol=0)
+    pd.testing.assert_frame_equal(log_a, log_b, check_exact=False, rtol=1e-12, atol=1e-15)
 
 
 def _resumed_at(caplog) -> list[int]:
     return [r.args[1] for r in caplog.records if r.getMessage().startswith("resuming")]
 
 
-def test_killed_run_resumes_and_ends_bit_identical(tmp_path, caplog):
+def test_killed_run_resumes_and_ends_equal_to_rounding(tmp_path, caplog):
     cfg = _cfg()
     every = cfg.train.checkpoint_every
     assert effective_schedule(cfg)[1] > every  # the kill lands mid-training
