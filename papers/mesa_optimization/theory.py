@@ -92,6 +92,12 @@ def max_curvature(
     return float(np.max(0.5 * diag_sum + np.sqrt(0.25 * diag_diff**2 + off**2)) / d)
 
 
+def _reduced_step(a, b, n: float, dd: float, d: int, lr: float):
+    """One plain GD step on the reduced problem: (a, b) -> (a, b) - lr grad."""
+    g = (a * b * dd - n) / d
+    return a - lr * b * g, b - lr * a * g
+
+
 def reduced_gd(
     a0: float, b0: float, moments: dict[str, float], d: int, lr: float, epochs: int
 ) -> dict[str, np.ndarray]:
@@ -102,8 +108,7 @@ def reduced_gd(
     a, b = np.empty(epochs + 1), np.empty(epochs + 1)
     a[0], b[0] = a0, b0
     for k in range(epochs):
-        g = (a[k] * b[k] * dd - n) / d
-        a[k + 1], b[k + 1] = a[k] - lr * b[k] * g, b[k] - lr * a[k] * g
+        a[k + 1], b[k + 1] = _reduced_step(a[k], b[k], n, dd, d, lr)
     return {"a": a, "b": b, "ab": a * b, "a2_minus_b2": a**2 - b**2}
 
 
@@ -116,8 +121,8 @@ def reduced_gd_limit(
     n, dd = moments["N"], moments["D"]
     a, b = a0, b0
     for k in range(1, max_epochs + 1):
-        g = (a * b * dd - n) / d
-        a, b, ab = a - lr * b * g, b - lr * a * g, a * b
+        ab = a * b
+        a, b = _reduced_step(a, b, n, dd, d, lr)
         if abs(a * b - ab) <= 1e-12 * abs(a * b):
             return a * b, k
     return a * b, max_epochs
