@@ -186,15 +186,16 @@ def fill_in(model, tokenizer, examples: list[Example], field: str, batch_size: i
         ids = gold.clone()
         for row, (a, b) in enumerate(spans):
             ids[row, a:b] = tokenizer.mask_token_id
-        for k in range(max(b - a for a, b in spans)):
+        for k in range(max(b - a for a, b in spans)):  # only the rows still filling, and
+            rows = [r for r, (a, b) in enumerate(spans) if a + k < b]  # the head only where read
+            at = torch.tensor([spans[r][0] + k for r in rows])
+            rows = torch.tensor(rows)
             with torch.no_grad():
-                out = model(
-                    input_ids=ids.to(model.device), attention_mask=attention.to(model.device)
-                )
-                pred = out.logits.argmax(-1).cpu()
-            for row, (a, b) in enumerate(spans):
-                if a + k < b:
-                    ids[row, a + k] = pred[row, a + k]
+                hidden = model.bert(
+                    input_ids=ids[rows].to(model.device),
+                    attention_mask=attention[rows].to(model.device),
+                ).last_hidden_state
+                ids[rows, at] = model.cls(hidden[torch.arange(len(rows)), at]).argmax(-1).cpu()
         hits += [bool((ids[r, a:b] == gold[r, a:b]).all()) for r, (a, b) in enumerate(spans)]
     return np.array(hits)
 

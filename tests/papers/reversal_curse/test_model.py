@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,12 @@ from papers.reversal_curse.evaluate import (
     target,
 )
 from papers.reversal_curse.model import build_model, pretrained_source, word_tokenizer
-from papers.reversal_curse.train import document_mean_loss, mask_tokens, pad_batch, reverse_entities
+from papers.reversal_curse.train import (
+    mask_tokens,
+    masked_lm_loss,
+    pad_batch,
+    reverse_entities,
+)
 
 EX = Example("Kalo Venmira is", " the composer of the silent harbor .", "Kalo Venmira",
              "the composer of the silent harbor")  # fmt: skip
@@ -71,14 +78,44 @@ def test_mask_tokens_rules(data):
     assert picked[0, 1:4].all()  # rate 1 picks every real token
 
 
-def test_document_mean_loss_weighs_documents_equally():
-    """MLM-U's loss: a document with 1 masked token counts as much as one with 3."""
-    logits = torch.zeros(2, 4, 5)
-    logits[0, 0, 1] = 10.0  # document 0: its one masked token nearly certain
-    labels = torch.tensor([[1, -100, -100, -100], [2, 2, 2, -100]])
-    per_token = torch.nn.functional.cross_entropy(logits[1, 0], torch.tensor(2))
-    own = torch.nn.functional.cross_entropy(logits[0, 0], torch.tensor(1))
-    assert document_mean_loss(logits, labels).item() == pytest.approx((own + per_token).item() / 2)
+@pytest.fixture(scope="module")
+def masked_batch(data):
+    """A random small BERT and a masked batch of real documents (rows of different lengths)."""
+    cfg, sets, tok = data
+    torch.manual_seed(0)
+    model = build_model(compose_config("reversal_curse", ["scale=smoke", "variant=enc_fixed"]), tok)
+    docs = [[tok.bos_token_id, *tok(ex.text, add_special_tokens=False)["input_ids"],
+             tok.eos_token_id] for ex in sets["all_prompts_train"][:6]]  # fmt: skip
+    ids, attention = pad_batch(docs, tok.pad_token_id)
+    gen = torch.Generator().manual_seed(0)
+    inputs, labels = mask_tokens(ids, attention, torch.rand(len(ids), generator=gen), tok, gen)
+    return model.eval(), inputs, attention, labels
+
+
+def test_masked_lm_loss_pooled_equals_the_full_head(masked_batch):
+    """The head on the picked positions only gives transformers' own masked-LM loss."""
+    model, inputs, attention, labels = masked_batch
+    with torch.no_grad():
+        full = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
+        ours = masked_lm_loss(model, inputs, attention, labels, per_document=False)
+    assert ours.item() == pytest.approx(full.item(), rel=1e-6)
+
+
+def test_masked_lm_loss_per_document_weighs_documents_equally(masked_batch):
+    """MLM-U's loss: each document's picked tokens averaged, then the documents averaged."""
+    model, inputs, attention, labels = masked_batch
+    with torch.no_grad():
+        logits = model(input_ids=inputs, attention_mask=attention).logits
+        ours = masked_lm_loss(model, inputs, attention, labels, per_document=True)
+    picked = labels != -100
+    per_doc = [
+        torch.nn.functional.cross_entropy(logits[r][picked[r]], labels[r][picked[r]])
+        for r in range(len(labels))
+    ]
+    assert len(set(picked.sum(1).tolist())) > 1  # documents differ in count
+    assert ours.item() == pytest.approx(torch.stack(per_doc).mean().item(), rel=1e-6)
+    pooled = masked_lm_loss(model, inputs, attention, labels, per_document=False)
+    assert ours.item() != pytest.approx(pooled.item(), rel=1e-3)
 
 
 def test_name_scores_share_each_prompt_and_equal_the_full_pass(data):
@@ -126,6 +163,31 @@ def test_fill_in_with_encoder_shapes(data):
     )
     hits = fill_in(encoder.eval(), tok, sets["p2d_prompts_train"][:7], "name", batch_size=3)
     assert hits.shape == (7,) and hits.dtype == bool
+
+
+class NextWordEncoder(torch.nn.Module):
+    """A stand-in encoder that predicts, at every position, the id after its left neighbour's."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.vocab, self.cls = vocab, torch.nn.Identity()
+
+    def bert(self, input_ids, attention_mask):
+        left = torch.nn.functional.one_hot((input_ids.roll(1, dims=1) + 1) % self.vocab, self.vocab)
+        return SimpleNamespace(last_hidden_state=left.float())
+
+
+def test_fill_in_fills_left_to_right_from_its_own_fills():
+    """Each masked token is predicted from the tokens filled before it, row by row, in batches
+    whose spans differ in length: with words a..f numbered in order, ``b c`` after ``a`` is
+    restored (c follows the filled b) and ``b d`` is not."""
+    tok = word_tokenizer(["a b c d e f"])
+    texts = [("a b c d", "b c"), ("a b d", "b d"), ("c d e f", "d e f"), ("e f", "f"), ("a c", "c")]
+    examples = [Example(t, "", name, "") for t, name in texts]
+    hits = fill_in(NextWordEncoder(len(tok)), tok, examples, "name", batch_size=2)
+    assert hits.tolist() == [True, False, True, True, False]
 
 
 def test_bad_model_config(data):
