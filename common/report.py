@@ -168,7 +168,9 @@ def load_benchmarks(benchmarks_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """One row per Snakemake benchmark TSV: job, mean wall and CPU seconds, max RSS (MB), and
     ``end``, the file's modification time (Snakemake writes it when the job ends).
 
-    CPU seconds say what a job costs when the machine is shared and wall time misleads.
+    CPU seconds say what a job costs when the machine is shared and wall time misleads. They are
+    Snakemake's ``cpu_time``, sampled every 0.5 s for 15 s and every 30 s after: a lower bound
+    that misses up to 30 s at the end of each job.
     """
     benchmarks_dir = Path(benchmarks_dir)
     files = sorted(benchmarks_dir.rglob("*.tsv")) if benchmarks_dir.is_dir() else []
