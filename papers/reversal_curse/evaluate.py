@@ -167,7 +167,8 @@ def fill_in(model, tokenizer, examples: list[Example], field: str, batch_size: i
     """Whether the encoder restores the masked ``field`` (name or description) exactly.
 
     The field's tokens are all replaced by [MASK] and filled left to right, one token per pass,
-    each from the argmax given the tokens filled so far.
+    each from the argmax given the tokens filled so far. A pass runs only the rows still filling,
+    and the vocabulary head only at the position it fills.
     """
     import torch
 
@@ -186,8 +187,8 @@ def fill_in(model, tokenizer, examples: list[Example], field: str, batch_size: i
         ids = gold.clone()
         for row, (a, b) in enumerate(spans):
             ids[row, a:b] = tokenizer.mask_token_id
-        for k in range(max(b - a for a, b in spans)):  # only the rows still filling, and
-            rows = [r for r, (a, b) in enumerate(spans) if a + k < b]  # the head only where read
+        for k in range(max(b - a for a, b in spans)):
+            rows = [r for r, (a, b) in enumerate(spans) if a + k < b]
             at = torch.tensor([spans[r][0] + k for r in rows])
             rows = torch.tensor(rows)
             with torch.no_grad():

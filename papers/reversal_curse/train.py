@@ -129,9 +129,9 @@ def mask_tokens(ids, attention, rate, tokenizer, gen, bert_rule: bool = True):
 def masked_lm_loss(model, inputs, attention, labels, per_document: bool):
     """BERT's masked-LM cross-entropy, with its head run on the picked positions only.
 
-    The head (a dense layer, a layer norm and the vocabulary projection) is about an eighth of
-    the small BERT's compute; the other positions' logits do not enter the loss, so leaving them
-    out gives the same loss as ``BertForMaskedLM(labels=...)`` to rounding. ``per_document``:
+    The head (a dense layer, a layer norm and the vocabulary projection) is needed only where a
+    token enters the loss; leaving out the other positions gives the same loss as
+    ``BertForMaskedLM(labels=...)`` to rounding, for less compute. ``per_document``:
     MLM-U's any-order objective (Kitouni et al. 2024; Uria et al. 2014), the loss averaged within
     each document, then over the batch, so that a document with k masked tokens weighs each of
     their losses 1/k and one drawn at rate 0.9 does not outweigh one drawn at 0.1 ninefold, as
