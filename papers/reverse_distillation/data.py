@@ -4,13 +4,14 @@ python -m papers.reverse_distillation.data scale=cpu \
     run.out_dir=results/cpu/reverse_distillation/data
 Writes ``pretrain.csv`` (family, sequence), ``fit.csv`` (family, sequence) and
 ``assays.csv`` (assay, mutant, positions, sequence, fitness).
-potts: one random Potts model per family; Gibbs chains give the pre-training and (from
-separate chains) the scaler-fitting sequences; the wild type is the family's lowest-energy
-sample; its assay holds every single and some double mutants, fitness = -(E(mut) - E(wt))
-plus Gaussian noise; ``data.extra_families`` more families (``extraNN``) add pre-training
-rows only. proteingym: the ProteinGym substitution CSVs ``<run.data_dir>/<id>.csv``
-of the ids in ``data.assays`` (mutant, mutated_sequence, DMS_score, and the released fold
-columns when present) and a FASTA of scaler-fitting sequences; no pre-training.
+potts: one random Potts model per family (``data.potts_kind``: stationary or site-specific);
+Gibbs chains give the pre-training and (from separate chains) the scaler-fitting sequences;
+the wild type is the family's lowest-energy sample; its assay holds every single and some
+double mutants, fitness = -(E(mut) - E(wt)) plus Gaussian noise; ``data.extra_families``
+more families (``extraNN``) add pre-training rows only. proteingym: the ProteinGym
+substitution CSVs ``<run.data_dir>/<id>.csv`` of the ids in ``data.assays`` (mutant,
+mutated_sequence, DMS_score, and the released fold columns when present) and a FASTA of
+scaler-fitting sequences; no pre-training.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from papers.reverse_distillation.potts import (
     Q,
     energy,
     gibbs,
+    homogeneous_potts,
     random_potts,
     to_strings,
 )
 
 SOURCES = ("potts", "proteingym")
+#: data.potts_kind -> the family generator (both take rng, length, contacts, h_scale, j_scale)
+POTTS_KINDS = {"site": random_potts, "homogeneous": homogeneous_potts}
 MUTANT = re.compile(r"^[A-Z](\d+)[A-Z]$")
 #: ProteinGym's released 5-fold columns (cv_folds_singles_substitutions) per split type
 FOLD_COLUMNS = {
@@ -82,13 +86,14 @@ def mutant_name(wt: np.ndarray, seq: np.ndarray, pos: tuple) -> str:
 def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(pretrain, fit, assays) tables of ``cfg.data.families`` synthetic families."""
     dc = cfg.data
+    family_potts = POTTS_KINDS[dc.potts_kind]
     rng = np.random.default_rng(cfg.seed)
     fit_chains = -(-dc.fit_per_family // dc.samples_per_chain)
     train_chains = -(-dc.pretrain_per_family // dc.samples_per_chain)
     chains = fit_chains + train_chains
     pretrain, fit, assays = [], [], []
     for f in progress(range(dc.families), "data: potts families"):
-        potts = random_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
+        potts = family_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
         samples = gibbs(potts, rng, chains, dc.burn_in, dc.samples_per_chain, dc.thin)
         chain = np.arange(len(samples)) % chains  # gibbs stacks one block of all chains per sample
         fam = f"family{f:02d}"
@@ -104,7 +109,7 @@ def potts_tables(cfg: DictConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
         for seq, s, p, y in zip(seqs, to_strings(seqs), positions, fitness, strict=True):
             assays.append((fam, mutant_name(wt, seq, p), " ".join(map(str, p)), s, y))
     for f in progress(range(dc.extra_families), "data: extra pre-training families"):
-        potts = random_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
+        potts = family_potts(rng, dc.length, dc.contacts, dc.h_scale, dc.j_scale)
         samples = gibbs(potts, rng, train_chains, dc.burn_in, dc.samples_per_chain, dc.thin)
         pretrain += [(f"extra{f:02d}", s) for s in to_strings(samples[: dc.pretrain_per_family])]
     cols = ["family", "sequence"]
@@ -195,6 +200,10 @@ def validate(cfg: DictConfig) -> None:
         cfg,
         {
             "data.source": (dc.source in SOURCES, f"must be one of {SOURCES}"),
+            "data.potts_kind": (
+                dc.potts_kind in POTTS_KINDS,
+                f"must be one of {tuple(POTTS_KINDS)}",
+            ),
             "data.families": (dc.families >= 1, "must be >= 1"),
             "data.extra_families": (dc.extra_families >= 0, "must be >= 0"),
             "data.length": (dc.length >= 2, "must be >= 2"),

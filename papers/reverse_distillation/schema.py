@@ -15,7 +15,10 @@ class DataConfig:
     source: str = "potts"  # potts (synthetic, offline) | proteingym (paper scale, local files)
     families: int = 8  # potts: number of protein families (= DMS assays)
     length: int = 48  # potts: sequence length
-    contacts: int = 3  # potts: coupled partners per site
+    # potts: homogeneous = stationary families (one field vector, one coupling block per offset
+    # 1..contacts, the same at every site); site = per-site fields, random contacts (README)
+    potts_kind: str = "homogeneous"
+    contacts: int = 3  # potts: coupled partners per site (homogeneous: offsets on each side)
     h_scale: float = 1.0  # potts: std of the fields
     j_scale: float = 0.5  # potts: std of the couplings
     pretrain_per_family: int = 2000  # potts: masked-LM training sequences per family

@@ -122,7 +122,8 @@ def test_bad_inputs_end_with_one_line_and_no_output(tmp_path, capsys):
      ("data.thin=0", "data.thin"), ("data.noise=-1", "data.noise"),
      ("data.pretrain_per_family=0", "data.pretrain_per_family"),
      ("data.singles_per_site=20", "data.singles_per_site"),
-     ("data.extra_families=-1", "data.extra_families")],
+     ("data.extra_families=-1", "data.extra_families"),
+     ("data.potts_kind=cyclic", "data.potts_kind")],
 )  # fmt: skip
 def test_nonsense_data_settings_are_rejected(tmp_path, capsys, override, field):
     with pytest.raises(SystemExit):

@@ -7,6 +7,7 @@ from papers.reverse_distillation.potts import (
     energy,
     from_strings,
     gibbs,
+    homogeneous_potts,
     random_potts,
     to_strings,
 )
@@ -26,6 +27,28 @@ def test_couplings_symmetric_and_energy_matches_brute_force():
     assert np.all(potts.J[np.arange(10), np.arange(10)] == 0)
     seqs = rng.integers(0, Q, size=(5, 10))
     np.testing.assert_allclose(energy(potts, seqs), [brute_energy(potts, s) for s in seqs])
+
+
+def test_homogeneous_family_is_stationary():
+    """One field vector and one coupling block per offset 1..r at every site, none beyond r."""
+    rng = np.random.default_rng(6)
+    potts = homogeneous_potts(rng, 12, 2, 1.0, 0.7)
+    assert np.allclose(potts.h, potts.h[0])
+    assert np.allclose(potts.J, potts.J.transpose(1, 0, 3, 2))
+    for d in (1, 2):
+        blocks = potts.J[np.arange(12 - d), np.arange(d, 12)]
+        assert np.allclose(blocks, blocks[0]) and np.abs(blocks[0]).max() > 0
+    assert np.all(potts.J[np.arange(9), np.arange(3, 12)] == 0)
+    # a mutation's effect depends on its neighbourhood only, not on where it sits
+    s = rng.integers(0, Q, size=12)
+    shifted = np.concatenate([[0], s[:-1]])  # shifted[i + 1] == s[i]
+    mut, mut_shifted = s.copy(), shifted.copy()
+    mut[5] = mut_shifted[6] = (s[5] + 1) % Q
+    effect = energy(potts, np.stack([mut, s]))
+    effect_shifted = energy(potts, np.stack([mut_shifted, shifted]))
+    assert np.isclose(effect[0] - effect[1], effect_shifted[0] - effect_shifted[1])
+    seqs = rng.integers(0, Q, size=(5, 12))
+    np.testing.assert_allclose(energy(potts, seqs), [brute_energy(potts, x) for x in seqs])
 
 
 def test_single_site_energy_change_is_the_gibbs_conditional():
