@@ -6,7 +6,9 @@ Reads ``<embeddings_dir>/<size>.npz`` for every member of ``model.family``; fits
 (``rd.regressor``, and the other two regressors as an ablation) and the naive concat+PCA
 chain on the per-residue scaler-fitting rows and applies them to the pooled assay embeddings.
 Probes (``probe.standardize`` picks the claim's probe): raw, RD, naive and the rotation null
-(``rot``: raw-k in a random orthonormal basis); raw and RD under the other probe (kinds
+(``rot``: raw-k in a random orthonormal basis) and the block-permuted null (``rd_perm``: RD-k
+with the rows of the block it adds to RD-(k-1) permuted within each assay); raw and RD under
+the other probe (kinds
 ``*_alt``); RD on shuffled fitness labels (``rd_shuf``, size 1 = ``raw_shuf``); the regressor
 ablation (``rd_ols`` ..., random split); the oracle family (oracle.py: ``orc_raw`` and its RD
 chain ``orc_rd``, random split, on the assays' variants with the oracle's fitness).
@@ -143,6 +145,24 @@ def rotations(pooled: list[np.ndarray], seed: int) -> list[np.ndarray]:
     return out
 
 
+def block_permuted(
+    rd: list[np.ndarray], assay: np.ndarray, seed: int
+) -> dict[tuple[str, int], np.ndarray]:
+    """Null of the size claims: RD-k with the rows of its newest block (the dimensions it adds
+    to RD-(k-1)) permuted among the variants of each assay. Same dimensions and variances as
+    RD-k, but what the step adds carries no information about the variants."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(assay == a) for a in np.unique(assay)]
+    out = {}
+    for k in range(1, len(rd)):
+        X = rd[k].copy()
+        d = rd[k - 1].shape[1]
+        for rows in groups:
+            X[rows, d:] = X[rng.permutation(rows), d:]
+        out[("rd_perm", k + 1)] = X
+    return out
+
+
 def compare(m: dict, wide: pd.DataFrame, a: str, b: str, sizes: range, tag: str) -> None:
     """Add ``<tag>_minus_<b>_{k}`` (mean Spearman of kind a minus b at size k), the share of
     assays where a beats b, and their minima over sizes k > 1 to ``m``."""
@@ -166,7 +186,7 @@ def scaling(m: dict, wide: pd.DataFrame, kind: str, sizes: range, tag: str) -> N
 
 def summarise(per_assay: pd.DataFrame, n_sizes: int) -> dict[str, float]:
     """Flat metrics: mean Spearman per kind / size (/ split), the claims' comparisons under
-    the claim's probe, under the other probe (suffix ``_alt``), on the two nulls and on the
+    the claim's probe, under the other probe (suffix ``_alt``), on the nulls and on the
     oracle family (``orc_raw``, its RD chain ``orc_rd``)."""
     m: dict[str, float] = {}
     for (kind, k), g in per_assay.groupby(["kind", "size"]):
@@ -184,6 +204,13 @@ def summarise(per_assay: pd.DataFrame, n_sizes: int) -> dict[str, float]:
     compare(m, wide, "orc_rd", "orc_raw", sizes, "orc_rd")
     for kind in ("rd", "raw", "rd_shuf", "orc_rd", "orc_raw"):
         scaling(m, wide, kind, sizes, kind)
+    # the block-permuted null against the real chain: RD-(k-1) and the smaller RD models
+    for k in sizes[1:]:
+        m[f"rd_perm_step_gain_{k}"] = m[f"spearman_rd_perm_{k}"] - m[f"spearman_rd_{k - 1}"]
+    m["rd_perm_step_gain_min"] = min(m[f"rd_perm_step_gain_{k}"] for k in sizes[1:])
+    m["rd_perm_largest_minus_best"] = m[f"spearman_rd_perm_{sizes[-1]}"] - max(
+        m[f"spearman_rd_{k}"] for k in sizes[:-1]
+    )
     m["n_assays"] = float(wide.shape[0])
     return m
 
@@ -220,6 +247,7 @@ def main(cfg: DictConfig) -> None:
         rd_feats.update({(name, k + 1): rd[k] for k in range(1, K)})
         if kind == cfg.rd.regressor:
             nesting = nesting_table(rd)
+            perm = block_permuted(rd, assays["assay"].to_numpy(), cfg.seed + 2)
     naive, X = {}, pooled[0]
     for k, step in enumerate(fit_naive_chain(fit), start=2):
         X = naive[("naive", k)] = step.transform(X, pooled[k - 1])
@@ -236,7 +264,7 @@ def main(cfg: DictConfig) -> None:
     orc.update({("orc_rd", k + 1): orc_rd[k] for k in range(1, K)})
     per_assay = pd.concat(
         [
-            probe_all(assays, {**raw, **main_rd, **naive, **rot}, splits, cfg, std),
+            probe_all(assays, {**raw, **main_rd, **naive, **rot, **perm}, splits, cfg, std),
             probe_all(assays, alt, splits, cfg, not std),
             probe_all(assays, shuf, splits, cfg, std, shuffle=True),
             probe_all(assays, ablation, [ABLATION_SPLIT], cfg, std),

@@ -165,13 +165,15 @@ def main(cfg: DictConfig) -> None:
     )
     claim_probe = "standardised" if cfg.probe.standardize else "unstandardised"
     other_probe = "unstandardised" if cfg.probe.standardize else "standardised"
-    kinds = ["raw", "rd", "rot", "raw_alt", "rd_alt", "rd_shuf", "orc_raw", "orc_rd"]
+    kinds = ["raw", "rd", "rot", "rd_perm", "raw_alt", "rd_alt", "rd_shuf", "orc_raw", "orc_rd"]
     table = per[per["kind"].isin(kinds)].groupby(["size", "kind"])["spearman"].mean()
     save_table(
         table.unstack("kind")[kinds].reset_index(),
         figs / "probes",
         f"Mean Spearman (over assays and splits) under the claims' probe ({claim_probe} "
-        f"ridge): raw, RD and the rotation null rot (raw in a random orthonormal basis); raw and "
+        "ridge): raw, RD, the rotation null rot (raw in a random orthonormal basis) and the "
+        "block-permuted null rd_perm (RD-k with the rows of the block it adds permuted within "
+        "each assay; none at size 1); raw and "
         f"RD under the other probe ({other_probe}; *_alt); RD on shuffled fitness labels "
         "(rd_shuf; size 1 is the smallest raw model); the oracle family (orc_raw, random split "
         "only) and its RD chain (orc_rd). First seed.",

@@ -9,6 +9,7 @@ fold i mod 5, contiguous cuts the assay's mutated positions into 5 consecutive b
 from __future__ import annotations
 
 import numpy as np
+import sklearn
 from scipy.stats import spearmanr
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -38,13 +39,17 @@ def out_of_fold(
     X: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas, standardize: bool = True
 ) -> np.ndarray:
     """Predictions of a RidgeCV probe (on standardised features unless ``standardize`` is
-    false) for each fold, trained on the others."""
+    false) for each fold, trained on the others. The inputs are finite arrays we built, so
+    scikit-learn's per-call input and parameter checks are skipped (most of the probe's CPU
+    time over ~10^4 small fits; the arithmetic is unchanged)."""
     pred = np.empty(len(y))
-    for f in np.unique(folds):
-        test = folds == f
-        scaler = StandardScaler(with_mean=standardize, with_std=standardize)
-        probe = make_pipeline(scaler, RidgeCV(alphas=list(alphas)))
-        pred[test] = probe.fit(X[~test], y[~test]).predict(X[test])
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for f in np.unique(folds):
+            test = folds == f
+            probe = RidgeCV(alphas=list(alphas))
+            if standardize:
+                probe = make_pipeline(StandardScaler(), probe)
+            pred[test] = probe.fit(X[~test], y[~test]).predict(X[test])
     return pred
 
 

@@ -60,6 +60,26 @@ def test_rotation_null_scores_as_raw_under_the_unstandardised_probe_only():
     assert abs(std[0] - std[1]) > 1e-4
 
 
+def test_block_permuted_null_keeps_the_smaller_model_and_each_assays_rows():
+    from papers.reverse_distillation.evaluate import block_permuted
+
+    rng = np.random.default_rng(0)
+    rd3 = rng.normal(size=(12, 5))
+    rd = [rd3[:, :2], rd3[:, :3], rd3]
+    assay = np.repeat(["a", "b", "c"], 4)
+    perm = block_permuted(rd, assay, seed=1)
+    assert sorted(perm) == [("rd_perm", 2), ("rd_perm", 3)]
+    for k, d in ((2, 2), (3, 3)):
+        X = perm[("rd_perm", k)]
+        assert X.shape == rd[k - 1].shape
+        np.testing.assert_array_equal(X[:, :d], rd[k - 2])  # RD-(k-1) untouched
+        for a in "abc":  # the new block's rows are a permutation within the assay
+            rows = assay == a
+            got = sorted(map(tuple, X[rows, d:]))
+            assert got == sorted(map(tuple, rd[k - 1][rows, d:]))
+        assert not np.array_equal(X[:, d:], rd[k - 1][:, d:])
+
+
 def test_summary_metrics_of_a_known_table():
     import pandas as pd
 
@@ -74,6 +94,7 @@ def test_summary_metrics_of_a_known_table():
             rd = raw[k] + {1: 0.0, 2: 0.1 if assay == "a" else -0.05, 3: 0.2}[k]
             values = {"raw": raw[k], "rd": rd, "naive": raw[k], "rot": raw[k]}
             values |= {"raw_alt": raw[k], "rd_alt": raw[k], "rd_shuf": 0.0}
+            values |= {"rd_perm": raw[k] - 0.01} if k > 1 else {}
             values |= {"orc_raw": 0.5 - 0.1 * k, "orc_rd": 0.3 + 0.1 * k}
             rows += [
                 {"assay": assay, "kind": kind, "size": k, "split": "random", "spearman": v}
@@ -87,6 +108,9 @@ def test_summary_metrics_of_a_known_table():
     assert m["raw_largest_minus_best"] == pytest.approx(-0.1)
     assert m["rd_largest_minus_best"] == pytest.approx(0.4 - 0.325)
     assert m["rd_step_gain_min"] == pytest.approx(0.4 - 0.325)
+    # rd_perm-k against the real RD-(k-1): size 2 0.29 - 0.1, size 3 0.19 - 0.325
+    assert m["rd_perm_step_gain_min"] == pytest.approx(0.19 - 0.325)
+    assert m["rd_perm_largest_minus_best"] == pytest.approx(0.19 - 0.325)
     assert m["orc_raw_largest_minus_best"] == pytest.approx(-0.2)
     assert m["orc_rd_minus_orc_raw_min"] == pytest.approx(0.2)
     assert m["orc_rd_beats_orc_raw_share_min"] == 1.0
