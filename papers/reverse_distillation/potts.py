@@ -88,21 +88,19 @@ def gibbs(
     """
     L = potts.length
     seqs = rng.integers(0, Q, size=(chains, L))
-    onehot = np.zeros((chains, L * Q))
-    onehot[np.arange(chains)[:, None], np.arange(L) * Q + seqs] = 1.0
-    coupling = potts.J.transpose(0, 1, 3, 2).reshape(L, L * Q, Q)  # site i: (L*q of j, q of i)
+    coupling = potts.J.transpose(0, 1, 3, 2)  # [i, j, b, a]: row s_j of site i's logits
+    partners = [np.flatnonzero(np.abs(potts.J[i]).sum(axis=(1, 2))) for i in range(L)]
     out = []
     for sweep in range(burn_in + samples_per_chain * thin):
         for i in range(L):
-            logits = potts.h[i] + onehot @ coupling[i]
+            logits = np.repeat(potts.h[i][None], chains, axis=0)
+            for j in partners[i]:  # only the coupled sites: J is sparse
+                logits += coupling[i, j][seqs[:, j]]
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)
             cum = np.cumsum(p, axis=1)
             u = rng.random(chains)[:, None] * cum[:, -1:]
-            new = np.minimum((u > cum).sum(axis=1), Q - 1)
-            onehot[:, i * Q : (i + 1) * Q] = 0.0
-            onehot[np.arange(chains), i * Q + new] = 1.0
-            seqs[:, i] = new
+            seqs[:, i] = np.minimum((u > cum).sum(axis=1), Q - 1)
         if sweep >= burn_in and (sweep - burn_in + 1) % thin == 0:
             out.append(seqs.copy())
     return np.concatenate(out, axis=0)

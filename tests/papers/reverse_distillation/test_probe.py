@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from papers.reverse_distillation.probe import fold_ids, probe_spearman
+from papers.reverse_distillation.probe import fold_ids, out_of_fold, probe_spearman, ridge_loo
 
 POSITIONS = np.repeat(np.arange(48), 19)  # all single mutants of a 48-residue protein
 
@@ -115,3 +115,37 @@ def test_summary_metrics_of_a_known_table():
     assert m["orc_rd_minus_orc_raw_min"] == pytest.approx(0.2)
     assert m["orc_rd_beats_orc_raw_share_min"] == 1.0
     assert m["n_assays"] == 2
+
+
+@pytest.mark.parametrize(("n", "d"), [(320, 96), (80, 8), (40, 64)])
+def test_ridge_loo_equals_scikit_learns_ridgecv(n, d):
+    """Same alpha and predictions as RidgeCV (efficient leave-one-out), also with more
+    features than rows and with features on very different scales."""
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.default_rng(n + d)
+    X = rng.normal(size=(n + 30, d)) * np.logspace(-2, 1, d) + 3.0
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=n + 30) + 7.0
+    alphas = [10.0**k for k in range(-3, 5)]
+    ref = RidgeCV(alphas=alphas).fit(X[:n], y[:n])
+    pred, alpha = ridge_loo(X[:n], y[:n], X[n:], alphas)
+    assert alpha == ref.alpha_
+    np.testing.assert_allclose(pred, ref.predict(X[n:]), rtol=1e-8, atol=1e-8)
+
+
+def test_standardised_out_of_fold_equals_the_scikit_learn_pipeline():
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 12)) * np.logspace(-3, 2, 12)
+    y = X[:, 0] * 50 + rng.normal(size=200)
+    folds = fold_ids(np.arange(200), "random", 5)
+    alphas = [0.01, 1.0, 100.0]
+    ref = np.empty(200)
+    for f in range(5):
+        test = folds == f
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas))
+        ref[test] = model.fit(X[~test], y[~test]).predict(X[test])
+    np.testing.assert_allclose(out_of_fold(X, y, folds, alphas, True), ref, rtol=1e-8, atol=1e-8)
