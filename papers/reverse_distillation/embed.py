@@ -24,7 +24,7 @@ from common.io import read_csv, save_npz
 from common.progress import progress
 from common.threads import set_threads
 from papers.reverse_distillation.model import load_esm2, locate_weights, residue_embeddings
-from papers.reverse_distillation.train import size_spec
+from papers.reverse_distillation.schema import size_spec
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -79,6 +79,12 @@ def main(cfg: DictConfig) -> None:
         )
     if torch.cuda.is_available():
         model = model.cuda()
+    write_embeddings(cfg, model, tokenizer, fit, assays, Path(cfg.run.out_dir) / f"{size.name}.npz")
+
+
+def write_embeddings(cfg: DictConfig, model, tokenizer, fit: list, assays: list, out: Path):
+    """Embed the scaler-fitting sequences (per residue, the same random subset of residues for
+    every model) and the assay variants (mean-pooled) with ``model``; write them to ``out``."""
     tpb = cfg.embed.tokens_per_batch
     rows = fit_rows([len(s) for s in fit], cfg.embed.max_fit_residues, cfg.seed)
     fit_emb = progress(residue_embeddings(model, tokenizer, fit, tpb), "embed fit", len(fit))
@@ -86,7 +92,7 @@ def main(cfg: DictConfig) -> None:
     assay_emb = residue_embeddings(model, tokenizer, assays, tpb)
     pooled = np.stack([r.mean(axis=0) for r in progress(assay_emb, "embed assays", len(assays))])
     save_npz(
-        Path(cfg.run.out_dir) / f"{size.name}.npz",
+        out,
         fit_residues=residues.astype(np.float32),
         assay_pooled=pooled.astype(np.float32),
     )

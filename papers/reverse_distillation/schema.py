@@ -1,12 +1,14 @@
-"""Typed config schema: a wrong key or a wrongly typed value is a one-line error."""
+"""Typed config schema: a wrong key or a wrongly typed value is a one-line error; the stages'
+hashed config keys; the family member of a size."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
+from common.cli import UserError
 from common.config import RunConfig
 
 
@@ -122,13 +124,21 @@ class Config:
 #: train.checkpoint_every is left out: it does not change the trained model.
 STAGE_KEYS = {
     "data": ("seed", "data"),
-    "train": (
+    "train": (  # training also writes the model's embeddings (train.py)
         "seed", "data", "model", "size", "train.steps", "train.batch_size", "train.lr",
-        "train.warmup", "train.weight_decay", "train.mask_prob",
+        "train.warmup", "train.weight_decay", "train.mask_prob", "embed",
     ),
     "embed": ("seed", "data", "model", "embed", "size"),
     "evaluate": ("seed", "data", "model", "embed", "rd", "probe"),
 }  # fmt: skip
+
+
+def size_spec(cfg: DictConfig, size: str) -> DictConfig:
+    """The family member called ``size``; a wrong name is a one-line error."""
+    names = [m.name for m in cfg.model.family]
+    if size not in names:
+        raise UserError(f"size must be one of {names}, got {size!r}")
+    return cfg.model.family[names.index(size)]
 
 
 ConfigStore.instance().store(name="reverse_distillation_schema", node=Config)

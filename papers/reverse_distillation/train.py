@@ -5,7 +5,9 @@ python -m papers.reverse_distillation.train scale=cpu size=esm2_t2_d48 run.data_
 Reads ``<run.data_dir>/pretrain.csv``, trains a transformers ``EsmForMaskedLM`` with BERT
 masking (AdamW, linear warm-up then linear decay) and writes the model folder
 ``<out_dir>/<size>/`` (config.json, model.safetensors, vocab.txt) and
-``<out_dir>/<size>_train.csv``.
+``<out_dir>/<size>_train.csv``, then embeds the scaler-fitting set and the assays with the
+trained model into ``<embeddings_dir>/<size>.npz`` (the embed stage's output, written here to
+spare a second process start-up; ``embed`` does the same for saved or published models).
 Every ``train.checkpoint_every`` steps it saves ``<out_dir>/<size>_checkpoint.pt`` (model,
 optimizer, scheduler, RNG states, loss log); a rerun under the same config resumes from it and
 ends identical to an uninterrupted run, a rerun under another config starts fresh.
@@ -22,25 +24,18 @@ import torch
 from omegaconf import DictConfig
 
 from common.checkpoint import Checkpoint
-from common.cli import UserError
 from common.config import config_hash, entry_point, require
 from common.io import read_csv, write_csv, write_json
 from common.progress import Progress
 from common.seeding import seed_everything
 from common.threads import set_threads
+from papers.reverse_distillation.embed import read_table, write_embeddings
+from papers.reverse_distillation.embed import validate as validate_embed
 from papers.reverse_distillation.model import build_esm2, encode, save_esm2, tiny_tokenizer
 from papers.reverse_distillation.potts import AMINO_ACIDS
-from papers.reverse_distillation.schema import STAGE_KEYS
+from papers.reverse_distillation.schema import STAGE_KEYS, size_spec
 
 LOG_EVERY = 25
-
-
-def size_spec(cfg: DictConfig, size: str) -> DictConfig:
-    """The family member called ``size``; a wrong name is a one-line error."""
-    names = [m.name for m in cfg.model.family]
-    if size not in names:
-        raise UserError(f"size must be one of {names}, got {size!r}")
-    return cfg.model.family[names.index(size)]
 
 
 def mask_tokens(
@@ -101,12 +96,15 @@ def train(cfg: DictConfig) -> int:
     set_threads(cfg.run.threads)
     size = size_spec(cfg, cfg.get("size", ""))
     validate(cfg)
+    validate_embed(cfg)
     tc = cfg.train
     seed_everything(cfg.seed)
-    data = Path(cfg.run.data_dir) / "pretrain.csv"
+    tables = Path(cfg.run.data_dir)
+    data = tables / "pretrain.csv"
     if not data.exists():
         raise FileNotFoundError(f"missing {data} (run the data step first; set run.data_dir)")
     table = read_csv(data, ("family", "sequence"))
+    fit, assays = (read_table(tables / f)["sequence"].tolist() for f in ("fit.csv", "assays.csv"))
     extra = table["family"].str.startswith("extra")
     own = [f"extra{f:02d}" for f in range(size.extra_families)]
     seqs = table["sequence"][~extra | table["family"].isin(own)].tolist()
@@ -159,6 +157,8 @@ def train(cfg: DictConfig) -> int:
         bar.update(step + 1, loss=value)
         ckpt.maybe_save(step + 1, snapshot, {"rows": rows, "running": running})
     save_esm2(model.eval(), tokenizer, out / size.name)
+    emb = Path(cfg.embeddings_dir) / f"{size.name}.npz"
+    write_embeddings(cfg, model, tokenizer, fit, assays, emb)
     write_csv(out / f"{size.name}_train.csv", pd.DataFrame(rows))
     write_json(
         out / f"{size.name}_train.json",

@@ -7,7 +7,9 @@ never training or embedding.
 
 run.data_dir: the data stage reads the released ProteinGym CSVs from it at paper scale
 (`--config 'data_dir={reverse_distillation: /path}'`); smoke/cpu data are generated. The later
-stages read the data stage's tables (RD_TABLES)."""
+stages read the data stage's tables (RD_TABLES). Models trained here are embedded by their
+training job (one process start-up instead of two); the embed rule exists for published
+models (scale=paper) only."""
 
 from types import SimpleNamespace
 
@@ -77,62 +79,67 @@ rule reverse_distillation_data:
         " run.threads={threads} > {log} 2>&1"
 
 
-rule reverse_distillation_train:
-    input:
-        f"{RD_TABLES}/pretrain.csv",
-    output:
-        # first: rd_output_dir (the script's run.out_dir) is its folder
-        log=f"{RD_RUN}/models/{{rd_size}}_train.csv",
-        meta=f"{RD_RUN}/models/{{rd_size}}_train.json",
-        model=f"{RD_RUN}/models/{{rd_size}}/model.safetensors",
-    log:
-        f"{RD_OUT}/logs/train_seed{{rd_seed}}_{{rd_size}}.log",
-    benchmark:
-        f"{RD_OUT}/benchmarks/train_seed{{rd_seed}}_{{rd_size}}.tsv"
-    conda:
-        "../../envs/reverse_distillation.yaml"
-    threads: 1
-    resources:
-        mem_mb=RD_RES[0],
-        runtime=RD_RES[1],
-    params:
-        cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["train"]),
-        overrides=lambda w: " ".join(rd_overrides(w)),
-        data_dir=rd_input_dir,
-        out_dir=rd_output_dir,
-    shell:
-        "python -m papers.reverse_distillation.train {params.overrides}"
-        " run.data_dir={params.data_dir} run.out_dir={params.out_dir}"
-        " run.threads={threads} > {log} 2>&1"
+if not RD_PRETRAINED:  # models trained here: train, then embed in the same job
 
+    rule reverse_distillation_train:
+        input:
+            f"{RD_TABLES}/pretrain.csv",
+            f"{RD_TABLES}/fit.csv",
+            f"{RD_TABLES}/assays.csv",
+        output:
+            # first: rd_output_dir (the script's run.out_dir) is its folder
+            log=f"{RD_RUN}/models/{{rd_size}}_train.csv",
+            meta=f"{RD_RUN}/models/{{rd_size}}_train.json",
+            model=f"{RD_RUN}/models/{{rd_size}}/model.safetensors",
+            embeddings=f"{RD_RUN}/embeddings/{{rd_size}}.npz",
+        log:
+            f"{RD_OUT}/logs/train_seed{{rd_seed}}_{{rd_size}}.log",
+        benchmark:
+            f"{RD_OUT}/benchmarks/train_seed{{rd_seed}}_{{rd_size}}.tsv"
+        conda:
+            "../../envs/reverse_distillation.yaml"
+        threads: 1
+        resources:
+            mem_mb=RD_RES[0],
+            runtime=RD_RES[1],
+        params:
+            cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["train"]),
+            overrides=lambda w: " ".join(rd_overrides(w)),
+            data_dir=rd_input_dir,
+            out_dir=rd_output_dir,
+        shell:
+            "python -m papers.reverse_distillation.train {params.overrides}"
+            " run.data_dir={params.data_dir} run.out_dir={params.out_dir}"
+            " run.threads={threads} > {log} 2>&1"
 
-rule reverse_distillation_embed:
-    input:
-        fit=f"{RD_TABLES}/fit.csv",
-        assays=f"{RD_TABLES}/assays.csv",
-        model=[] if RD_PRETRAINED else f"{RD_RUN}/models/{{rd_size}}/model.safetensors",
-    output:
-        f"{RD_RUN}/embeddings/{{rd_size}}.npz",
-    log:
-        f"{RD_OUT}/logs/embed_seed{{rd_seed}}_{{rd_size}}.log",
-    benchmark:
-        f"{RD_OUT}/benchmarks/embed_seed{{rd_seed}}_{{rd_size}}.tsv"
-    conda:
-        "../../envs/reverse_distillation.yaml"
-    threads: 1
-    resources:
-        mem_mb=RD_RES[0],
-        runtime=RD_RES[1],
-        gpu=int(SCALE == "paper"),
-    params:
-        cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["embed"]),
-        overrides=lambda w: " ".join(rd_overrides(w)),
-        data_dir=rd_input_dir,
-        out_dir=rd_output_dir,
-    shell:
-        "python -m papers.reverse_distillation.embed {params.overrides}"
-        " run.data_dir={params.data_dir} run.out_dir={params.out_dir}"
-        " run.threads={threads} > {log} 2>&1"
+else:  # published models (scale=paper): embed only
+
+    rule reverse_distillation_embed:
+        input:
+            fit=f"{RD_TABLES}/fit.csv",
+            assays=f"{RD_TABLES}/assays.csv",
+        output:
+            f"{RD_RUN}/embeddings/{{rd_size}}.npz",
+        log:
+            f"{RD_OUT}/logs/embed_seed{{rd_seed}}_{{rd_size}}.log",
+        benchmark:
+            f"{RD_OUT}/benchmarks/embed_seed{{rd_seed}}_{{rd_size}}.tsv"
+        conda:
+            "../../envs/reverse_distillation.yaml"
+        threads: 1
+        resources:
+            mem_mb=RD_RES[0],
+            runtime=RD_RES[1],
+            gpu=int(SCALE == "paper"),
+        params:
+            cfg_hash=lambda w: cached_hash(RD, rd_overrides(w), RD_STAGE_KEYS["embed"]),
+            overrides=lambda w: " ".join(rd_overrides(w)),
+            data_dir=rd_input_dir,
+            out_dir=rd_output_dir,
+        shell:
+            "python -m papers.reverse_distillation.embed {params.overrides}"
+            " run.data_dir={params.data_dir} run.out_dir={params.out_dir}"
+            " run.threads={threads} > {log} 2>&1"
 
 
 rule reverse_distillation_evaluate:

@@ -1,6 +1,7 @@
 """Masked-LM training: resume after a kill ends identical to an uninterrupted run; a changed
 config starts fresh; nonsense settings are one-line errors."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -8,6 +9,7 @@ from safetensors.torch import load_file
 
 from common.cli import UserError
 from common.config import compose_config
+from common.io import load_npz
 from papers.reverse_distillation.data import potts_tables
 from papers.reverse_distillation.schema import STAGE_KEYS
 from papers.reverse_distillation.train import train
@@ -19,28 +21,58 @@ SIZE = "esm2_t1_d16"
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
-    pretrain, _, _ = potts_tables(compose_config("reverse_distillation", ["scale=smoke"]))
-    pretrain.to_csv(folder / "pretrain.csv", index=False)
+    tables = potts_tables(compose_config("reverse_distillation", ["scale=smoke"]))
+    for name, table in zip(("pretrain", "fit", "assays"), tables, strict=True):
+        table.to_csv(folder / f"{name}.csv", index=False)
     return folder
 
 
 def cfg_at(data_dir, out, *extra):
     over = ["scale=smoke", f"size={SIZE}", "train.steps=8", "train.checkpoint_every=3",
-            f"run.data_dir={data_dir}", f"run.out_dir={out}", *extra]  # fmt: skip
+            f"run.data_dir={data_dir}", f"run.out_dir={out}", f"embeddings_dir={out}/emb",
+            *extra]  # fmt: skip
     return compose_config("reverse_distillation", over)
 
 
 def outputs(out):
     state = load_file(out / SIZE / "model.safetensors")
-    return state, pd.read_csv(out / f"{SIZE}_train.csv")
+    emb = load_npz(out / "emb" / f"{SIZE}.npz")
+    return state, pd.read_csv(out / f"{SIZE}_train.csv"), emb
 
 
 def assert_same(a, b):
-    (state_a, log_a), (state_b, log_b) = a, b
+    (state_a, log_a, emb_a), (state_b, log_b, emb_b) = a, b
     assert state_a.keys() == state_b.keys()
     for key in state_a:
         assert torch.equal(state_a[key], state_b[key]), key
     pd.testing.assert_frame_equal(log_a, log_b)
+    for key in ("fit_residues", "assay_pooled"):
+        np.testing.assert_array_equal(emb_a[key], emb_b[key])
+
+
+def test_training_embeds_as_the_embed_stage_does_from_the_saved_model(tmp_path, data_dir):
+    """The embeddings the training job writes equal those of ``embed`` on the saved model."""
+    from papers.reverse_distillation.embed import main as embed_main
+
+    out = tmp_path / "run"
+    train(cfg_at(data_dir, out))
+    embed_main([
+        "scale=smoke", f"size={SIZE}", f"run.data_dir={data_dir}", f"models_dir={out}",
+        f"run.out_dir={tmp_path}/embed",
+    ])  # fmt: skip
+    ours, ref = load_npz(out / "emb" / f"{SIZE}.npz"), load_npz(tmp_path / "embed" / f"{SIZE}.npz")
+    assert ours["assay_pooled"].shape[1] == 16
+    for key in ("fit_residues", "assay_pooled"):
+        np.testing.assert_array_equal(ours[key], ref[key])
+
+
+def test_missing_assay_table_stops_before_training(tmp_path, data_dir):
+    partial = tmp_path / "data"
+    partial.mkdir()
+    (partial / "pretrain.csv").write_bytes((data_dir / "pretrain.csv").read_bytes())
+    with pytest.raises(FileNotFoundError, match="fit.csv"):
+        train(cfg_at(partial, tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_resume_after_kill_equals_uninterrupted_run(tmp_path, data_dir, monkeypatch):
