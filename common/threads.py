@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from threadpoolctl import threadpool_limits
-
 
 def set_threads(n: int) -> None:
     """Limit BLAS/OpenMP and PyTorch to ``n`` threads, and XLA's CPU backend to one if n == 1.
 
-    Call before JAX's first computation (XLA reads its flags when the backend starts). The
-    environment variables reach only libraries loaded later; threadpoolctl also limits the
-    BLAS / OpenMP pools already loaded (NumPy's, imported with the entry point's module).
+    Call before JAX's first computation (XLA reads its flags when the backend starts).
     """
     if n < 1:
         raise ValueError(f"run.threads must be >= 1, got {n}")
@@ -22,6 +18,5 @@ def set_threads(n: int) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if n == 1 and "xla_cpu_multi_thread_eigen" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
-    threadpool_limits(n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)

@@ -8,10 +8,10 @@ chain on the per-residue scaler-fitting rows and applies them to the pooled assa
 Probes (``probe.standardize`` picks the claim's probe): raw, RD, naive and the rotation null
 (``rot``: raw-k in a random orthonormal basis) and the block-permuted null (``rd_perm``: RD-k
 with the rows of the block it adds to RD-(k-1) permuted within each assay); raw and RD under
-the other probe (kinds
-``*_alt``); RD on shuffled fitness labels (``rd_shuf``, size 1 = ``raw_shuf``); the regressor
-ablation (``rd_ols`` ..., random split); the oracle family (oracle.py: ``orc_raw`` and its RD
-chain ``orc_rd``, random split, on the assays' variants with the oracle's fitness).
+the other probe (kinds ``*_alt``); RD on shuffled fitness labels (``rd_shuf``, size 1 =
+``raw_shuf``); the regressor ablation (``rd_ols`` ..., random split); the oracle family
+(oracle.py: ``orc_raw`` and its RD chain ``orc_rd``, random split, on the assays' variants
+with the oracle's fitness).
 Writes ``scalers_<regressor>.npz``, ``per_assay.csv`` (assay, kind, size, split, spearman),
 ``steps.csv`` (per step: R^2 of the regression, kept components, residual variance shares),
 ``nesting.csv`` (max |RD-k[:, :d_j] - RD-j|) and ``metrics.json``.
