@@ -111,10 +111,11 @@ def collect(cfg: DictConfig, out: Path) -> dict:
         m[f"scaling_val_nll_w{x}"], m[f"scaling_nna_cd_w{x}"] = a, b
         m[f"scaling_params_w{x}"] = runs[Run("latent", BASE_ORDER, x, seed0)]["gpt_params"]
     m["scaling_nll_max_step_change"] = float(np.max(np.diff(nll)))
+    other = Run("latent", BASE_ORDER, w, sw.seeds[-1])  # null: same width, another seed
+    m["scaling_nll_null_step_change"] = float(runs[other]["val_nll"] - runs[base]["val_nll"])
     small, large = (Run("latent", BASE_ORDER, x, seed0) for x in (widths[0], widths[-1]))
     m["scaling_nna_gain"] = float(nna[0] - nna[-1])
     m["scaling_nna_gain_ci"] = interval(boot[small] - boot[large])
-    other = Run("latent", BASE_ORDER, w, sw.seeds[-1])  # null: same width, another seed
     m["scaling_nna_gain_null"] = float(runs[base]["nna_cd"] - runs[other]["nna_cd"])
     m["novelty_ratio"] = per_seed("latent", BASE_ORDER, "novelty_ratio")
     m["novelty_gen_median"] = per_seed("latent", BASE_ORDER, "novelty_gen_median")

@@ -90,28 +90,40 @@ def control_sets(cfg: DictConfig, out: Path, train) -> dict[str, dict]:
     return {k: {"points": v, "category": category} for k, v in sets.items()}
 
 
-def novelty(cfg: DictConfig, gen: dict, out: Path, train) -> dict[str, float]:
-    """Median Chamfer distance to the nearest training shape (of the first ``n_novelty_train``
-    per category): the first ``n_ref`` generated shapes vs as many test reconstructions."""
-    ec, n = cfg.eval, cfg.eval.n_novelty
-    pool = train.surface[head_per_category(train.category, ec.n_novelty_train), :n]
+def novelty_pool(cfg: DictConfig, train) -> np.ndarray:
+    """Surface points of the training shapes the novelty check searches (the first
+    ``n_novelty_train`` per category, ``n_novelty`` points each)."""
+    ec = cfg.eval
+    return train.surface[head_per_category(train.category, ec.n_novelty_train), : ec.n_novelty]
+
+
+def test_recon_median(cfg: DictConfig, out: Path, pool: np.ndarray) -> float:
+    """Median Chamfer distance of the first ``n_ref`` test reconstructions (per category) to
+    their nearest shape in ``pool``: the novelty ratio's denominator."""
     rec = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")
-    recon = rec["points"][head_per_category(rec["category"], ec.n_ref), :n]
-    d_gen = np.median(
-        nearest_distance(gen["points"][head_per_category(gen["category"], ec.n_ref), :n], pool)
-    )
-    d_test = np.median(nearest_distance(recon, pool))
-    return {"novelty_gen_median": float(d_gen), "novelty_test_recon_median": float(d_test),
-            "novelty_ratio": float(d_gen / d_test)}  # fmt: skip
+    recon = rec["points"][head_per_category(rec["category"], cfg.eval.n_ref), : cfg.eval.n_novelty]
+    return float(np.median(nearest_distance(recon, pool)))
 
 
-def controls(cfg: DictConfig, out: Path, ref, train) -> dict[str, float]:
+def novelty(cfg: DictConfig, gen: dict, pool: np.ndarray, d_test: float) -> dict[str, float]:
+    """Median Chamfer distance to the nearest training shape in ``pool`` of the first ``n_ref``
+    generated shapes, and its ratio to the test reconstructions' (``d_test``)."""
+    ec = cfg.eval
+    pts = gen["points"][head_per_category(gen["category"], ec.n_ref), : ec.n_novelty]
+    d_gen = float(np.median(nearest_distance(pts, pool)))
+    return {"novelty_gen_median": d_gen, "novelty_test_recon_median": d_test,
+            "novelty_ratio": d_gen / d_test}  # fmt: skip
+
+
+def controls(
+    cfg: DictConfig, out: Path, ref, train, pool: np.ndarray, d_test: float
+) -> dict[str, float]:
     """1-NNA / COV / MMD (Chamfer) and the novelty ratio of every reference generator."""
     cats, m = list(cfg.data.categories), {}
     for name, gen in control_sets(cfg, out, train).items():
         got = per_category(gen, ref, cats, cfg.eval, dists=("cd",))
         m |= {f"control_{name}_{k}": got[k] for k in ("nna_cd", "cov_cd", "mmd_cd")}
-        m[f"control_{name}_novelty_ratio"] = novelty(cfg, gen, out, train)["novelty_ratio"]
+        m[f"control_{name}_novelty_ratio"] = novelty(cfg, gen, pool, d_test)["novelty_ratio"]
     return m
 
 
@@ -142,11 +154,14 @@ def main(cfg: DictConfig) -> None:
     cats = list(cfg.data.categories)
     mats: dict[str, np.ndarray] = {}
     metrics = per_category(gen, ref, cats, cfg.eval, mats=mats)
-    train = load_data(cfg, "train", n_query=1) if cfg.eval.novelty or cfg.eval.controls else None
-    if cfg.eval.novelty:
-        metrics |= novelty(cfg, gen, out, train)
-    if cfg.eval.controls:
-        metrics |= controls(cfg, out, ref, train)
+    if cfg.eval.novelty or cfg.eval.controls:
+        train = load_data(cfg, "train", n_query=1)
+        pool = novelty_pool(cfg, train)
+        d_test = test_recon_median(cfg, out, pool)
+        if cfg.eval.novelty:
+            metrics |= novelty(cfg, gen, pool, d_test)
+        if cfg.eval.controls:
+            metrics |= controls(cfg, out, ref, train, pool, d_test)
     save_npz(out / "distances.npz", **mats)
     metrics |= {"val_nll": s2["val_nll"], "has_surface": s2["has_surface"],
                 "gpt_params": s2["params"]}  # fmt: skip

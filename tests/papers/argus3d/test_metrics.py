@@ -53,6 +53,14 @@ def test_chamfer_is_symmetric_and_zero_on_the_diagonal(chairs):
     assert np.allclose(chamfer_matrix(chairs[:5], chairs[:5], chunk=2, symmetric=True), d)
 
 
+def test_chamfer_matches_its_definition(chairs):
+    """Mean squared nearest-point distance both ways, computed directly in float64."""
+    a, b = chairs[:3].astype(np.float64), chairs[3:7, :50].astype(np.float64)
+    sq = ((a[:, None, :, None] - b[None, :, None]) ** 2).sum(-1)  # (3, 4, 64, 50)
+    want = sq.min(3).mean(2) + sq.min(2).mean(2)
+    assert np.allclose(chamfer_matrix(chairs[:3], chairs[3:7, :50], chunk=3), want, atol=1e-7)
+
+
 def test_head_per_category_takes_the_first_shapes_of_each_category():
     category = np.array([0, 1, 0, 1, 0, 2])
     assert head_per_category(category, 2).tolist() == [0, 2, 1, 3, 5]

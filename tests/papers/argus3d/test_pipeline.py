@@ -18,8 +18,8 @@ def test_argus3d_smoke_pipeline(smoke_dag):
     assert set(claims["status"]) == {"SMOKE"}
     by_id = claims.set_index("id")
     assert by_id.loc["C4", "null"] == "order_gap_triplane"
-    # every generation claim is calibrated: a null (and for C3 an oracle) computed in the DAG
-    for cid in ("C1", "C2", "C3", "C4", "C6", "C7"):
+    # every claim is calibrated: a null (and for C3 an oracle) computed in the DAG
+    for cid in ("C1", "C2", "C3", "C4", "C5", "C6", "C7"):
         assert pd.notna(by_id.loc[cid, "null_value"]), cid
     assert pd.notna(by_id.loc["C3", "oracle_value"])
     # stage 1 is trained once per representation and shared by every stage-2 run
