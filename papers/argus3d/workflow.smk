@@ -29,6 +29,7 @@ A3_BASE = A3Run("latent", A3_BASE_ORDER, a3_base_width(A3_CFG), A3_CFG.sweep.see
 #: per scale: (mem_mb, runtime in minutes) of the training / evaluation jobs; gpu at paper scale.
 A3_RES = {"smoke": (1000, 3), "cpu": (2000, 20), "paper": (64000, 2880)}[SCALE]
 A3_GPU = int(SCALE == "paper")
+A3_PRIORITY_CONTROLS = 3  # the base run's stage 2 and evaluation (reference generators)
 
 
 wildcard_constraints:
@@ -72,6 +73,9 @@ rule argus3d_stage1:
         f"{A3_OUT}/logs/stage1_{{argus3d_rep}}.log",
     benchmark:
         f"{A3_OUT}/benchmarks/stage1_{{argus3d_rep}}.tsv"
+    # stage 1 first (every other job waits on it), then the base run's chain (its evaluation
+    # also scores the reference generators, the longest one), so no core idles at the end
+    priority: 2
     conda:
         "../../envs/argus3d.yaml"
     threads: 1
@@ -105,6 +109,7 @@ rule argus3d_stage2:
         f"{A3_OUT}/logs/stage2_{{argus3d_run}}.log",
     benchmark:
         f"{A3_OUT}/benchmarks/stage2_{{argus3d_run}}.tsv"
+    priority: lambda w: A3_PRIORITY_CONTROLS if A3_RUNS[w.argus3d_run].controls else 0
     conda:
         "../../envs/argus3d.yaml"
     threads: 1
@@ -137,6 +142,7 @@ rule argus3d_evaluate:
         f"{A3_OUT}/logs/evaluate_{{argus3d_run}}.log",
     benchmark:
         f"{A3_OUT}/benchmarks/evaluate_{{argus3d_run}}.tsv"
+    priority: lambda w: A3_PRIORITY_CONTROLS if A3_RUNS[w.argus3d_run].controls else 0
     conda:
         "../../envs/argus3d.yaml"
     threads: 1
