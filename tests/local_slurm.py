@@ -36,6 +36,10 @@ class LocalSlurmError(RuntimeError):
     pass
 
 
+class DaemonExited(LocalSlurmError):
+    """A daemon we started died while we waited for the cluster to come up."""
+
+
 def unavailable_reason() -> str | None:
     """Why this machine cannot host the local cluster, or None if it can."""
     if os.geteuid() != 0:
@@ -60,6 +64,13 @@ def install() -> None:
             raise LocalSlurmError(f"apt-get install failed:\n{proc.stderr[-2000:]}")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
     host = socket.gethostname().split(".")[0]
     mem_total_mb = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
@@ -72,6 +83,9 @@ def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
 # Written by tests/local_slurm.py: a throwaway single-node cluster on 127.0.0.1
 ClusterName=local
 SlurmctldHost={host}(127.0.0.1)
+# free ports, not 6817/6818: another daemon holding those must not stop this cluster
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation={tmp}/state
@@ -141,8 +155,20 @@ def running_pids(state: dict | None = None) -> dict[str, int]:
     return {n: p for n, p in state.get("pids", {}).items() if _alive(p, n)}
 
 
-def up(timeout: float = 30, cpus: int | None = None) -> dict:
-    """Start the cluster; return the state (tmp dir, PIDs). Tears down what it started on error."""
+def up(timeout: float = 30, cpus: int | None = None, attempts: int = 3) -> dict:
+    """Start the cluster; return the state (tmp dir, PIDs). A daemon that exits during
+    bring-up is retried on a fresh config (new ports, new temp dir) up to `attempts` times;
+    each failed try is torn down, and the last error, with the daemons' logs, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _up_once(timeout, cpus)
+        except DaemonExited:
+            if attempt == attempts:
+                raise
+
+
+def _up_once(timeout: float, cpus: int | None) -> dict:
+    """One bring-up; tears down what it started on error."""
     if reason := unavailable_reason():
         raise LocalSlurmError(reason)
     if running_pids():
@@ -195,8 +221,11 @@ def _wait(ok, timeout: float, what: str) -> None:
         state = read_state() or {}
         dead = [n for n, p in state.get("pids", {}).items() if not _alive(p, n)]
         if dead:
-            logs = "".join(f"\n--- {n}:\n" + _tail(Path(state["tmp"]) / f"{n}.out") for n in dead)
-            raise LocalSlurmError(f"{', '.join(dead)} exited while waiting for {what}{logs}")
+            tmp = Path(state["tmp"])
+            files = [tmp / f"{n}{ext}" for n in dead for ext in (".out", ".log")]
+            logs = "".join(f"\n--- {f.name}:\n{_tail(f)}" for f in files if f.exists())
+            how = ", ".join(f"{n} ({_exit_status(state['pids'][n])})" for n in dead)
+            raise DaemonExited(f"{how} exited while waiting for {what}{logs}")
         try:
             if ok():
                 return
@@ -204,6 +233,19 @@ def _wait(ok, timeout: float, what: str) -> None:
             pass
         time.sleep(0.2)
     raise LocalSlurmError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _exit_status(pid: int) -> str:
+    """How our child `pid` ended (it is reaped here), or why that is unknown."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return "status unknown: not our child or already reaped"
+    if not done:
+        return "still running, but not as the daemon we started"
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def _tail(path: Path, n: int = 2000) -> str:
