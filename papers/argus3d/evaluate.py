@@ -97,7 +97,7 @@ def novelty_pool(cfg: DictConfig, train) -> np.ndarray:
     return train.surface[head_per_category(train.category, ec.n_novelty_train), : ec.n_novelty]
 
 
-def test_recon_median(cfg: DictConfig, out: Path, pool: np.ndarray) -> float:
+def recon_novelty_median(cfg: DictConfig, out: Path, pool: np.ndarray) -> float:
     """Median Chamfer distance of the first ``n_ref`` test reconstructions (per category) to
     their nearest shape in ``pool``: the novelty ratio's denominator."""
     rec = load_npz(stage1_dir(out, cfg.stage2.rep) / "recon.npz")
@@ -157,7 +157,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.eval.novelty or cfg.eval.controls:
         train = load_data(cfg, "train", n_query=1)
         pool = novelty_pool(cfg, train)
-        d_test = test_recon_median(cfg, out, pool)
+        d_test = recon_novelty_median(cfg, out, pool)
         if cfg.eval.novelty:
             metrics |= novelty(cfg, gen, pool, d_test)
         if cfg.eval.controls:

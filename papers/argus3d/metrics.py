@@ -23,7 +23,8 @@ def chamfer_matrix(
 ) -> np.ndarray:
     """(n, m) Chamfer distances between point sets a (n, P, 3) and b (m, Q, 3);
     ``symmetric`` (a is b) computes the upper triangle once. Squared distances come from
-    |x|^2 + |y|^2 - 2 x.y in one batched matrix product (3x faster than ``cdist`` squared)."""
+    |x|^2 + |y|^2 - 2 x.y in one batched matrix product per chunk (cheaper than squaring
+    ``torch.cdist``)."""
     ta, tb = torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)
     na, nb = ta.square().sum(-1), tb.square().sum(-1)
     out = np.zeros((len(a), len(b)))
