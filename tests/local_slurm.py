@@ -64,11 +64,17 @@ def install() -> None:
             raise LocalSlurmError(f"apt-get install failed:\n{proc.stderr[-2000:]}")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that nothing listens on now (the kernel picks
+    them; all are held until all are picked, so none repeats)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
@@ -77,6 +83,7 @@ def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
     real_memory = max(256, int(mem_total_mb * 0.9))  # a little below `free -m`
     # more CPUs than cores: slurmd must trust the config (lets short CI jobs share cores)
     overrides = "SlurmdParameters=config_overrides\n" if cpus and cpus > os.cpu_count() else ""
+    ctld_port, slurmd_port = free_ports(2)
     return (
         overrides
         + f"""\
@@ -84,8 +91,8 @@ def slurm_conf(tmp: Path, cpus: int | None = None) -> str:
 ClusterName=local
 SlurmctldHost={host}(127.0.0.1)
 # free ports, not 6817/6818: another daemon holding those must not stop this cluster
-SlurmctldPort={free_port()}
-SlurmdPort={free_port()}
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation={tmp}/state

@@ -53,3 +53,13 @@ def test_exit_status_of_a_dead_child(code, expected):
     os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # until it exits; not reaped
     assert expected in local_slurm._exit_status(proc.pid)
     proc.returncode = 0  # reaped above; keep Popen from waiting again
+
+
+def test_the_config_gets_two_distinct_free_ports(tmp_path):
+    conf = dict(
+        line.split("=", 1)
+        for line in local_slurm.slurm_conf(tmp_path).splitlines()
+        if "Port=" in line
+    )
+    assert conf["SlurmctldPort"] != conf["SlurmdPort"]
+    assert all(1024 <= int(port) < 65536 for port in conf.values())
